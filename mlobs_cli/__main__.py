@@ -1,0 +1,3 @@
+from mlobs_cli.app import main
+
+main()

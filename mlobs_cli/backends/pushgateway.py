@@ -1,0 +1,1 @@
+"""Prometheus Pushgateway (placeholder, replaced by the pushgateway helper)."""

@@ -1,0 +1,203 @@
+"""Feature samples in CSV, Parquet and JSONL files (and globs of them), read through DuckDB.
+
+Parquet is queried in place, one column at a time. CSV and JSON are parsed once into a temporary on-disk DuckDB
+database, so every later column read is cheap and a file larger than memory spills to disk instead of failing.
+A prediction-log export (the seed's PredictionLog) keeps its features in a `feature_values` map or object column:
+each key becomes a column of its own.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from mlobs_cli.errors import InputError
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".json": "json",
+}
+COMPRESSED = (".gz", ".zst")
+FEATURE_MAP = "feature_values"
+
+# DuckDB type names (their prefix) that mlobs compares as numbers, as categories, or not at all.
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+CATEGORICAL_TYPES = ("VARCHAR", "BOOLEAN", "ENUM")
+TIME_TYPES = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    sql: str  # expression that reads it from the `sample` relation
+    type: str  # DuckDB type
+
+    @property
+    def family(self) -> str:
+        """numerical, categorical, time or other."""
+        upper = self.type.upper()
+        if upper.startswith(NUMERIC_TYPES):
+            return "numerical"
+        if upper.startswith(CATEGORICAL_TYPES):
+            return "categorical"
+        if upper.startswith(TIME_TYPES):
+            return "time"
+        return "other"
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryCounts:
+    categories: list[str]
+    counts: np.ndarray
+    missing: int
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def expand(pattern: str, role: str) -> list[str]:
+    """The files a path or glob names, sorted; InputError when there are none or they are unusable."""
+    if any(c in pattern for c in "*?["):
+        files = sorted(f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
+        if not files:
+            raise InputError(f"{role}: no file matches {pattern}")
+    else:
+        if os.path.isdir(pattern):
+            raise InputError(f"{role}: {pattern} is a directory; give a file or a glob such as {pattern}/*.parquet")
+        if not os.path.exists(pattern):
+            raise InputError(f"{role}: no such file: {pattern}")
+        files = [pattern]
+    for f in files:
+        if not os.access(f, os.R_OK):
+            raise InputError(f"{role}: cannot read {f}: permission denied")
+        if os.path.getsize(f) == 0:
+            raise InputError(f"{role}: {f} is empty")
+    return files
+
+
+def file_format(path: str, role: str) -> str:
+    name = path.lower()
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
+    fmt = FORMATS.get(Path(name).suffix)
+    if fmt is None:
+        raise InputError(f"{role}: {path}: unknown format (expected .csv, .tsv, .parquet, .jsonl or .json)")
+    return fmt
+
+
+class Sample:
+    """One sample (reference or current) open for column reads."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, relation: str, role: str, source: str, files: list[str]):
+        self._con = con
+        self._relation = relation
+        self.role = role
+        self.source = source
+        self.files = files
+        self.columns = self._columns()
+        self.rows = self._query(f"SELECT count(*) FROM {relation}").fetchone()[0]
+
+    def _query(self, sql: str) -> duckdb.DuckDBPyConnection:
+        """Run one query; a file DuckDB cannot parse (bad rows show up only when read) is an InputError."""
+        try:
+            return self._con.execute(sql)
+        except duckdb.Error as e:
+            raise InputError(f"{self.role}: {_first_line(e)}") from e
+
+    def _columns(self) -> dict[str, Column]:
+        described = self._query(f"DESCRIBE SELECT * FROM {self._relation}").fetchall()
+        columns = {name: Column(name, _quote(name), typ) for name, typ, *_ in described}
+        fv = columns.pop(FEATURE_MAP, None)
+        if fv is not None:
+            columns.update(self._flatten(fv))
+        return columns
+
+    def _flatten(self, fv: Column) -> dict[str, Column]:
+        """One column per key of the feature map: MAP (Parquet), STRUCT (JSON read by DuckDB), or JSON text."""
+        typ = fv.type.upper()
+        if typ.startswith("STRUCT"):
+            fields = self._query(f"DESCRIBE SELECT {fv.sql}.* FROM {self._relation}").fetchall()
+            return {n: Column(n, f"{fv.sql}.{_quote(n)}", t) for n, t, *_ in fields}
+        if typ.startswith("MAP"):
+            expr = fv.sql
+        elif typ in ("VARCHAR", "JSON"):
+            expr = f"TRY_CAST({fv.sql}::JSON AS MAP(VARCHAR, DOUBLE))"
+        else:
+            raise InputError(f"{self.role}: column {FEATURE_MAP} has type {fv.type}; expected a map or object")
+        keys = self._query(
+            f"SELECT DISTINCT unnest(map_keys({expr})) AS k FROM {self._relation} ORDER BY k"
+        ).fetchall()
+        value_type = "DOUBLE" if not typ.startswith("MAP") else typ[typ.index(",") + 1 : -1].strip()
+        return {k: Column(k, f"{expr}[{_literal(k)}]", value_type) for (k,) in keys if k is not None}
+
+    def numbers(self, column: Column) -> np.ndarray:
+        """The column as float64; null, and text that is not a number, become NaN."""
+        sql = f"SELECT coalesce(TRY_CAST({column.sql} AS DOUBLE), 'NaN'::DOUBLE) AS v FROM {self._relation}"
+        return self._query(sql).fetchnumpy()["v"]
+
+    def category_counts(self, column: Column) -> CategoryCounts:
+        sql = f"SELECT CAST({column.sql} AS VARCHAR) AS v, count(*) AS n FROM {self._relation} GROUP BY 1"
+        result = self._query(sql).fetchnumpy()
+        values, counts = list(result["v"]), np.asarray(result["n"], dtype=np.int64)
+        present = [i for i, v in enumerate(values) if v is not None and v is not np.ma.masked]
+        missing = int(counts.sum() - counts[present].sum())
+        return CategoryCounts([values[i] for i in present], counts[present], missing)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def _reader(fmt: str, files: list[str]) -> str:
+    listed = "[" + ", ".join(_literal(f) for f in files) + "]"
+    if fmt == "parquet":
+        return f"read_parquet({listed}, union_by_name = true)"
+    if fmt == "csv":
+        return f"read_csv({listed}, union_by_name = true)"
+    return f"read_json_auto({listed}, union_by_name = true)"
+
+
+@contextmanager
+def open_samples(reference: str, current: str) -> Iterator[tuple[Sample, Sample]]:
+    """Open both samples in one temporary DuckDB database, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="mlobs-") as tmp:
+        con = duckdb.connect(os.path.join(tmp, "samples.duckdb"))
+        try:
+            con.execute(f"SET temp_directory = {_literal(tmp)}")
+            yield _open(con, reference, "reference", "ref"), _open(con, current, "current", "cur")
+        finally:
+            con.close()
+
+
+def _open(con: duckdb.DuckDBPyConnection, pattern: str, role: str, name: str) -> Sample:
+    files = expand(pattern, role)
+    formats = {file_format(f, role) for f in files}
+    if len(formats) > 1:
+        raise InputError(f"{role}: {pattern} mixes formats ({', '.join(sorted(formats))})")
+    fmt = formats.pop()
+    kind = "VIEW" if fmt == "parquet" else "TABLE"  # text is parsed once, then read column by column
+    try:
+        con.execute(f"CREATE {kind} {name} AS SELECT * FROM {_reader(fmt, files)}")
+    except duckdb.Error as e:
+        raise InputError(f"{role}: cannot read {pattern}: {_first_line(e)}") from e
+    return Sample(con, name, role, pattern, files)

@@ -1,0 +1,136 @@
+"""Drift statistics from sorted samples.
+
+Every numerical statistic is derived from one sort of each sample: PSI and JS count with `searchsorted` on the bin
+edges, KS and Wasserstein walk the two empirical CDFs over the merged values. That is what keeps a 1M x 1M
+comparison within a few times the cost of the sort itself (scipy's `wasserstein_distance` alone sorts again and
+takes 0.5 s at 1M values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import chi2 as chi2_distribution
+
+from mlobs_cli.drift.ks_pvalue import ks_2samp_pvalue
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """Counts of both samples over the same bins.
+
+    `edges` are the interior upper edges of right-closed bins (the outer bins are open), or, when the reference
+    has few distinct values, `values` holds one bin per distinct value of either sample.
+    """
+
+    ref_counts: np.ndarray
+    cur_counts: np.ndarray
+    edges: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+    @property
+    def ref_shares(self) -> np.ndarray:
+        return self.ref_counts / self.ref_counts.sum()
+
+    @property
+    def cur_shares(self) -> np.ndarray:
+        return self.cur_counts / self.cur_counts.sum()
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """Distinct values of an already sorted array, without np.unique's extra sort."""
+    if values.size == 0:
+        return values
+    keep = np.empty(values.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def _count_at(sorted_values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.searchsorted(sorted_values, points, side="right") - np.searchsorted(sorted_values, points, side="left")
+
+
+def quantile_bins(ref: np.ndarray, cur: np.ndarray, bins: int) -> Bins:
+    """Bins on the reference's quantiles, as the seed's `create_quantile_bins`.
+
+    Interior edges are np.quantile(ref, i/bins) for i = 1..bins-1 (linear interpolation), duplicates collapsed; a
+    value falls in the first bin whose upper edge is >= it. A reference with at most `bins` distinct values gets one
+    bin per distinct value of either sample instead, so a discrete feature is not smeared over empty edges.
+
+    Args:
+        ref, cur: sorted, finite, non-empty samples.
+        bins: number of quantile bins.
+    """
+    ref_distinct = distinct_sorted(ref)
+    if ref_distinct.size <= bins:
+        values = np.union1d(ref_distinct, distinct_sorted(cur))
+        return Bins(ref_counts=_count_at(ref, values), cur_counts=_count_at(cur, values), values=values)
+    edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+
+    def counts(sample: np.ndarray) -> np.ndarray:
+        below = np.searchsorted(sample, edges, side="right")
+        return np.diff(below, prepend=0, append=sample.size)
+
+    return Bins(ref_counts=counts(ref), cur_counts=counts(cur), edges=edges)
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float) -> float:
+    """Population Stability Index, natural log, every proportion floored at `epsilon` and not renormalised."""
+    ref = np.maximum(ref_counts / ref_counts.sum(), epsilon)
+    cur = np.maximum(cur_counts / cur_counts.sum(), epsilon)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def js_divergence(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen-Shannon divergence in base 2 (in [0, 1]) of the raw, unfloored proportions."""
+    p = ref_counts / ref_counts.sum()
+    q = cur_counts / cur_counts.sum()
+    m = (p + q) / 2
+
+    def kl_to_m(x: np.ndarray) -> float:
+        nonzero = x > 0  # 0 * log(0 / m) is 0
+        return float(np.sum(x[nonzero] * np.log2(x[nonzero] / m[nonzero])))
+
+    return min(max((kl_to_m(p) + kl_to_m(q)) / 2, 0.0), 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CdfStats:
+    ks_stat: float
+    ks_pvalue: float
+    wasserstein: float
+
+
+def cdf_stats(ref: np.ndarray, cur: np.ndarray) -> CdfStats:
+    """KS statistic and p-value, and the Wasserstein-1 distance, from the two sorted samples.
+
+    Both walk the empirical CDFs over the merged values, as scipy's `ks_2samp` and `wasserstein_distance` do, so
+    the numbers agree with scipy's to the last bits.
+    """
+    merged = np.concatenate([ref, cur])
+    merged.sort(kind="stable")  # two sorted runs: a linear merge
+    ref_cdf = np.searchsorted(ref, merged, side="right") / ref.size
+    cur_cdf = np.searchsorted(cur, merged, side="right") / cur.size
+    gaps = np.abs(ref_cdf - cur_cdf)
+    d = float(gaps.max())
+    wasserstein = float(np.dot(gaps[:-1], np.diff(merged)))
+    return CdfStats(ks_stat=d, ks_pvalue=ks_2samp_pvalue(d, ref.size, cur.size), wasserstein=wasserstein)
+
+
+def share_outside(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Share of the current sample below the reference's minimum or above its maximum."""
+    below = np.searchsorted(cur, ref[0], side="left")
+    above = cur.size - np.searchsorted(cur, ref[-1], side="right")
+    return float((below + above) / cur.size)
+
+
+def chi_square(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Pearson chi-square test of independence on the 2 x K table of counts, without Yates' correction."""
+    table = np.vstack([ref_counts, cur_counts]).astype(float)
+    if table.shape[1] < 2:
+        return 0.0, 1.0  # one category: nothing can differ
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    return stat, float(chi2_distribution.sf(stat, table.shape[1] - 1))

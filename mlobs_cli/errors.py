@@ -1,0 +1,42 @@
+"""Exit codes and the errors that carry them: the one place that decides how mlobs exits."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1  # findings at or above --fail-on
+    USAGE = 2  # usage, input, config or internal error
+    BACKEND = 3  # backend unreachable, or the result is incomplete
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class MlobsError(Exception):
+    """An error the user can act on: one line on stderr, then exit with `exit_code`."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class InputError(MlobsError):
+    """A file or argument the user gave cannot be used."""
+
+
+class ConfigError(MlobsError):
+    """The configuration (file, environment or flags) is invalid."""
+
+
+class BackendUnavailable(MlobsError):
+    """An external system could not be reached or refused the request."""
+
+    exit_code = ExitCode.BACKEND
+
+
+def combine(*, has_findings: bool, has_backend_errors: bool) -> ExitCode:
+    """Exit code of a run that finished: a finding outranks a partial result, which never exits 0."""
+    if has_findings:
+        return ExitCode.FINDINGS
+    if has_backend_errors:
+        return ExitCode.BACKEND
+    return ExitCode.OK

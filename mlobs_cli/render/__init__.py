@@ -1,0 +1,188 @@
+"""All output: rich tables for people on stdout, JSON, CSV and Markdown for machines and incident channels.
+
+The only package that imports rich. Messages and progress go to stderr, so stdout stays clean for pipes. JSON is
+written with the json module, never through rich, so no width or markup can leak into it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.table import Table
+
+JSON_VERSION = 1
+
+
+class Result(Protocol):
+    columns: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool: ...
+
+    @property
+    def findings(self) -> tuple: ...
+
+    @property
+    def errors(self) -> tuple: ...
+
+    def rows(self) -> list[list[Any]]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _width() -> int | None:
+    """Terminal width on a TTY; off one (a pipe, CI), 120 columns unless COLUMNS says otherwise."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if sys.stdout.isatty() else 120
+
+
+def stdout_console() -> Console:
+    # rich honours NO_COLOR itself, and writes no colour when stdout is not a terminal
+    return Console(width=_width(), highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    """One line on stderr: what went wrong, for a person."""
+    stderr_console().print(f"mlobs: error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    stderr_console().print(f"mlobs: warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def emit(result: Result, fmt: str) -> None:
+    """Write a result to stdout in the format the user chose."""
+    if fmt == "json":
+        sys.stdout.write(to_json(result) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([["" if v is None else _plain(v) for v in row] for row in result.rows()])
+    elif fmt == "markdown":
+        sys.stdout.write(_markdown(result))
+    else:
+        _table(result)
+
+
+def to_json(result: Result) -> str:
+    body = {
+        "version": JSON_VERSION,
+        "complete": result.complete,
+        "findings": [f.to_dict() for f in result.findings],
+        "errors": [e.to_dict() for e in result.errors],
+        **result.to_dict(),
+    }
+    return json.dumps(_finite(body), sort_keys=True, indent=2, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: a number that is not finite becomes null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return ";".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _markdown(result: Result) -> str:
+    from mlobs_cli.render import drift as drift_view
+
+    header = drift_view.markdown_header(result) if drift_view.handles(result) else ""
+    lines = ["| " + " | ".join(result.columns) + " |", "|" + "---|" * len(result.columns)]
+    for row in result.rows():
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    findings = [f"- **{f.subject}** ({f.severity}): {f.message}" for f in result.findings]
+    errors = [f"- {e.backend}: {e.message}" for e in result.errors]
+    parts = [header, "\n".join(lines), "\n".join(findings), "\n".join(errors)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def _table(result: Result) -> None:
+    from mlobs_cli.render import drift as drift_view
+
+    console = stdout_console()
+    if drift_view.handles(result):
+        drift_view.table(result, console)
+        return
+    table = Table(*result.columns, box=None, pad_edge=False)
+    for row in result.rows():
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+
+
+@contextmanager
+def progress(label: str, after: float = 1.0) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress callback that shows a bar on stderr once the work has taken `after` seconds.
+
+    Nothing is shown when stdout or stderr is not a terminal (pipes, CI, `-o json > file`).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    started = time.monotonic()
+    bar: Progress | None = None
+    task = None
+
+    def update(done: int, total: int, item: str) -> None:
+        nonlocal bar, task
+        if not interactive:
+            return
+        if bar is None:
+            if time.monotonic() - started < after:
+                return
+            bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                           TimeElapsedColumn(), console=stderr_console(), transient=True)
+            bar.start()
+            task = bar.add_task(item, total=total)
+        bar.update(task, completed=done, description=item)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def drift_extras(report: Any, request: Any) -> None:
+    """What `drift compare` draws beyond the table: --plot in the terminal, --html to a file."""
+    from mlobs_cli.render import drift as drift_view
+
+    for name in request.plot:
+        drift_view.plot(report, name, stdout_console())
+    if request.html is not None:
+        from mlobs_cli.render import html
+
+        html.write_report(report, request.html)
+        stderr_console().print(f"wrote {request.html}", markup=False)

@@ -1,0 +1,108 @@
+"""How a drift report looks in a terminal: the table, the reasons, and a plot of one feature."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mlobs_cli.drift.report import DriftReport, FeatureDrift
+
+STATUS_STYLE = {"ok": ("● OK", "green"), "watch": ("◐ Watch", "yellow"), "alert": ("● Alert", "bold red")}
+BAR_WIDTH = 8
+
+
+def handles(result: object) -> bool:
+    return isinstance(result, DriftReport)
+
+
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _pvalue(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2g}"
+
+
+def _bar(share: float, width: int = BAR_WIDTH) -> str:
+    filled = round(min(max(share, 0.0), 1.0) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def _psi_cell(f: FeatureDrift, report: DriftReport) -> Text:
+    if f.psi is None:
+        return Text("—")
+    # full bar at twice the high-severity threshold, so an alert fills more than half
+    text = Text(_bar(f.psi / (2 * report.config.psi_high)) + " ", style=STATUS_STYLE[f.status][1])
+    return text.append(f"{f.psi:.3f}", style="")
+
+
+def _shift_cell(f: FeatureDrift) -> str:
+    if f.out_of_range is not None:
+        return f"{f.out_of_range:.1%} outside"
+    if f.new_categories:
+        return f"{len(f.new_categories)} new, {sum(c.share for c in f.new_categories):.1%}"
+    return "—" if f.new_categories is None else "none new"
+
+
+def summary(report: DriftReport) -> str:
+    counts = {s: sum(f.status == s for f in report.features) for s in ("alert", "watch", "ok")}
+    high = sum(f.severity == "high" for f in report.features)
+    text = f"{len(report.features)} features: {counts['alert']} alert ({high} high), {counts['watch']} watch, " \
+           f"{counts['ok']} ok"
+    if report.not_compared:
+        text += "; not compared: " + ", ".join(f"{n.name} ({n.reason})" for n in report.not_compared)
+    return text
+
+
+def _samples_line(report: DriftReport) -> str:
+    ref, cur = report.reference, report.current
+    return f"reference {ref.source} ({ref.rows:,} rows)  →  current {cur.source} ({cur.rows:,} rows)"
+
+
+def table(report: DriftReport, console: Console) -> None:
+    console.print(_samples_line(report), markup=False)
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    # p is KS's for numbers and chi-square's for categories; both are in -o json
+    for name, justify in [("Feature", "left"), ("Kind", "left"), ("Status", "left"), ("PSI", "left"),
+                          ("KS", "right"), ("p", "right"), ("JS", "right"), ("W/σ", "right"),
+                          ("Shift", "left"), ("Missing", "right")]:
+        t.add_column(name, justify=justify, no_wrap=True)
+    for f in report.features:
+        label, style = STATUS_STYLE[f.status]
+        status = Text(label + (f" ({f.severity})" if f.alert else ""), style=style)
+        p = f.ks_pvalue if f.kind == "numerical" else f.chi2_pvalue
+        t.add_row(f.name, f.kind[:3], status, _psi_cell(f, report), _num(f.ks_stat), _pvalue(p),
+                  _num(f.js_divergence), _num(f.wasserstein_norm), _shift_cell(f),
+                  f"{f.missing_ref:.0%}→{f.missing_cur:.0%}")
+    console.print(t)
+    console.print(summary(report), markup=False)
+    for f in report.features:
+        for reason in f.reasons:
+            console.print(Text(f"  {f.name}: ", style="bold").append(reason, style=""))
+        if f.note:
+            console.print(Text(f"  {f.name}: ", style="bold").append(f.note, style="dim"))
+
+
+def markdown_header(report: DriftReport) -> str:
+    return f"**Drift** — {_samples_line(report)}\n\n{summary(report)}"
+
+
+def plot(report: DriftReport, name: str, console: Console) -> None:
+    """Reference and current distributions of one feature, side by side, one row per bin."""
+    f = report.feature(name)
+    t = Table(title=f"{name}: reference vs current ({f.kind}, PSI {_num(f.psi)})", box=None, pad_edge=False,
+              title_justify="left", header_style="bold")
+    t.add_column("Bin", no_wrap=True)
+    t.add_column("Reference", no_wrap=True)
+    t.add_column("Current", no_wrap=True)
+    t.add_column("Δ", justify="right", no_wrap=True)
+    top = max([max(b.ref_share, b.cur_share) for b in f.bins] or [1.0]) or 1.0
+    for b in f.bins:
+        t.add_row(b.label, Text(_bar(b.ref_share / top, 20), style="blue").append(f" {b.ref_share:6.1%}", style=""),
+                  Text(_bar(b.cur_share / top, 20), style="magenta").append(f" {b.cur_share:6.1%}", style=""),
+                  f"{b.cur_share - b.ref_share:+.1%}")
+    if not f.bins:
+        console.print(f"{name}: {f.note or 'no distribution to plot'}", markup=False)
+        return
+    console.print(t)

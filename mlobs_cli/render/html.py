@@ -1,0 +1,1 @@
+"""HTML drift report (placeholder, replaced by the HTML helper)."""
