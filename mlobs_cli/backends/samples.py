@@ -49,8 +49,10 @@ class Column:
 
     @property
     def family(self) -> str:
-        """numerical, categorical, time or other."""
-        upper = self.type.upper()
+        """numerical, categorical, time, null (no value at all, so no type) or other."""
+        upper = self.type.upper().strip('"')
+        if upper == "NULL":
+            return "null"
         if upper.startswith(NUMERIC_TYPES):
             return "numerical"
         if upper.startswith(CATEGORICAL_TYPES):
@@ -126,7 +128,7 @@ class Sample:
 
     def _columns(self) -> dict[str, Column]:
         described = self._query(f"DESCRIBE SELECT * FROM {self._relation}").fetchall()
-        columns = {name: Column(name, _quote(name), typ) for name, typ, *_ in described}
+        columns = {name: _column(name, typ) for name, typ, *_ in described}
         fv = columns.pop(FEATURE_MAP, None)
         if fv is not None:
             columns.update(self._flatten(fv))
@@ -162,6 +164,13 @@ class Sample:
         present = [i for i, v in enumerate(values) if v is not None and v is not np.ma.masked]
         missing = int(counts.sum() - counts[present].sum())
         return CategoryCounts([values[i] for i in present], counts[present], missing)
+
+
+def _column(name: str, typ: str) -> Column:
+    if typ.upper() == "JSON":
+        # JSON lines whose values mix numbers and strings: compare the values as text, unquoted
+        return Column(name, f"({_quote(name)} ->> '$')", "VARCHAR")
+    return Column(name, _quote(name), typ)
 
 
 def _first_line(error: Exception) -> str:

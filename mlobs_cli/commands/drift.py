@@ -40,13 +40,14 @@ def compare(
     bins: Annotated[int | None, typer.Option(help="PSI bins [default: 10]", show_default=False)] = None,
     fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity (low: "
                        "any watch signal) [default: medium]", show_default=False)] = None,
-    exit_zero: Annotated[bool, typer.Option(help="Exit 0 even when features drifted.")] = False,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when features drifted.")] = False,
     plot: Annotated[list[str] | None, typer.Option(metavar="FEATURE", help="Show this feature's reference and "
                     "current distributions side by side (table output).", show_default=False)] = None,
     html: Annotated[Path | None, typer.Option(metavar="FILE", help="Also write a self-contained HTML report.",
                     dir_okay=False, show_default=False)] = None,
     pushgateway: Annotated[str | None, typer.Option(metavar="URL", help="Publish feature_psi{model, feature} to "
-                           "this Prometheus Pushgateway [env: MLOBS_PUSHGATEWAY_URL]", show_default=False)] = None,
+                           "this Prometheus Pushgateway; put credentials in MLOBS_PUSHGATEWAY_URL or the config "
+                           "file, not here, where ps shows them [env: MLOBS_PUSHGATEWAY_URL]", show_default=False)] = None,
     job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
                    show_default=False)] = None,
     model: Annotated[str | None, typer.Option(help="Model label of the published metrics.",

@@ -74,7 +74,8 @@ def _kind(name: str, r: Column, c: Column, selection: Selection) -> tuple[str | 
         return "categorical", None
     if name in selection.numerical:
         return "numerical", None
-    families = {r.family, c.family}
+    # a column with no value in one sample has no type there: the other sample's type decides
+    families = {r.family, c.family} - {"null"} or {"categorical"}
     if families == {"numerical"}:
         return "numerical", None
     if families == {"categorical"}:

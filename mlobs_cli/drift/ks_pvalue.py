@@ -138,7 +138,9 @@ def _outside_band(n1, n2, h):
     # gets multiplied by j = 0, and cells outside the band must read as 1.
     q = np.ones(n2 + 2)
     q[1] = 0.0
-    jf = np.arange(n2 + 1, dtype=np.float64)
+    idx = np.arange(n1 + n2 + 1, dtype=np.float64)
+    # Scratch buffers and out= keep the per-diagonal work to four passes.
+    t1, t2 = np.empty(n2 + 1), np.empty(n2 + 1)
     lo_prev = 0
     for s in range(1, n1 + n2 + 1):
         lo = max((a * s - h) // (a + b) + 1, s - n1, 0)
@@ -146,11 +148,14 @@ def _outside_band(n1, n2, h):
         if hi < lo:
             # Every path crosses this anti-diagonal outside the band.
             return 1.0
-        j = jf[lo:hi + 1]
-        new = (q[lo + 1:hi + 2] * (s - j) + q[lo:hi + 1] * j) / s
+        w = hi - lo + 1
+        i = idx[s - hi:s - lo + 1][::-1]
+        np.multiply(q[lo + 1:hi + 2], i, out=t1[:w])
+        np.multiply(q[lo:hi + 1], idx[lo:hi + 1], out=t2[:w])
+        np.add(t1[:w], t2[:w], out=t1[:w])
         # The band's edges only move up with s, so just the cells that fell
         # off its lower edge need resetting to "outside".
         q[lo_prev + 1:lo + 1] = 1.0
-        q[lo + 1:hi + 2] = new
+        np.divide(t1[:w], s, out=q[lo + 1:hi + 2])
         lo_prev = lo
     return float(q[n2 + 1])

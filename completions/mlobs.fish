@@ -1,0 +1,1 @@
+complete --command mlobs --no-files --arguments "(env _MLOBS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) mlobs)" --condition "env _MLOBS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) mlobs"

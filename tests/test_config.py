@@ -1,0 +1,108 @@
+"""Settings precedence (flag > env > file > default), file discovery, validation and `config show`."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mlobs_cli import config as cfg
+from mlobs_cli.errors import ConfigError
+
+
+def test_precedence_flag_env_file_default(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("drift:\n  bins: 20\n  psi_alert: 0.15\n  ks_stat: 0.2\n")
+    env = {"MLOBS_DRIFT_PSI_ALERT": "0.18", "MLOBS_DRIFT_KS_STAT": "0.3"}
+    s = cfg.resolve({"drift.ks_stat": 0.4}, config=str(path), env=env)
+    assert (s["drift.ks_stat"], s.sources["drift.ks_stat"]) == (0.4, "flag")
+    assert (s["drift.psi_alert"], s.sources["drift.psi_alert"]) == (0.18, "env")
+    assert (s["drift.bins"], s.sources["drift.bins"]) == (20, "file")
+    assert (s["drift.psi_high"], s.sources["drift.psi_high"]) == (0.25, "default")
+    assert s.drift.bins == 20 and s.drift.psi_alert == 0.18
+
+
+def test_seed_defaults():
+    d = cfg.resolve({}, config=os.devnull, env={}).drift
+    assert (d.psi_watch, d.psi_alert, d.psi_high, d.ks_pvalue, d.ks_stat, d.psi_epsilon, d.bins) == (
+        0.1, 0.2, 0.25, 0.01, 0.1, 0.0001, 10)
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    xdg = tmp_path / "xdg"
+    (xdg / "mlobs").mkdir(parents=True)
+    (xdg / "mlobs" / "config.yaml").write_text("drift: {bins: 7}\n")
+    monkeypatch.chdir(tmp_path)
+    env = {"XDG_CONFIG_HOME": str(xdg)}
+    assert cfg.resolve({}, env=env)["drift.bins"] == 7
+    (tmp_path / "mlobs.yaml").write_text("drift: {bins: 8}\n")
+    assert cfg.resolve({}, env=env)["drift.bins"] == 8
+    (tmp_path / "other.yaml").write_text("drift: {bins: 9}\n")
+    assert cfg.resolve({}, env={**env, "MLOBS_CONFIG": "other.yaml"})["drift.bins"] == 9
+    assert cfg.resolve({}, env={**env, "MLOBS_CONFIG": os.devnull})["drift.bins"] == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        pytest.param("drift: {psi_alrt: 0.3}\n", {}, "unknown key 'drift.psi_alrt'", id="typo in a key"),
+        pytest.param("drift: {bins: ten}\n", {}, "expected int", id="wrong type"),
+        pytest.param("drift: {bins: 2.5}\n", {}, "expected int", id="fraction for an int"),
+        pytest.param("drift: {psi_alert: -1}\n", {}, "below the minimum", id="negative threshold"),
+        pytest.param("output: yaml\n", {}, "not one of", id="unknown output"),
+        pytest.param("drift: [1, 2\n", {}, "invalid YAML", id="broken yaml"),
+        pytest.param("- a\n", {}, "mapping", id="not a mapping"),
+        pytest.param("", {"MLOBS_DRIFT_BINS": "x"}, "MLOBS_DRIFT_BINS", id="bad env value names the variable"),
+        pytest.param("drift: {psi_watch: 0.3}\n", {}, "psi_watch <= psi_alert", id="inconsistent thresholds"),
+    ],
+)
+def test_invalid_configuration(tmp_path, text, env, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        cfg.resolve({}, config=str(path), env=env)
+
+
+def test_explicit_config_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        cfg.resolve({}, config=str(tmp_path / "nope.yaml"), env={})
+    with pytest.raises(ConfigError, match="config file not found"):
+        cfg.resolve({}, env={"MLOBS_CONFIG": str(tmp_path / "nope.yaml")})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param("https://user:hunter2@push.example:9091/x", "https://****@push.example:9091/x", id="password"),
+        pytest.param("https://tok@push.example", "https://****@push.example", id="token as user"),
+        pytest.param("http://127.0.0.1:9091", "http://127.0.0.1:9091", id="no secret"),
+        pytest.param("hunter2", "****", id="not a url"),
+    ],
+)
+def test_mask_secret(url, shown):
+    assert cfg.mask_secret(url) == shown
+
+
+def test_config_show_lists_sources_and_masks_secrets(cli, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("pushgateway:\n  url: https://ops:hunter2@push.example:9091\ndrift:\n  bins: 12\n")
+    result = cli("config", "show", "--config", path, "-o", "json", env={"MLOBS_DRIFT_PSI_ALERT": "0.22"})
+    assert result.exit_code == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    import json
+
+    rows = {r["key"]: r for r in json.loads(result.stdout)["settings"]}
+    assert rows["pushgateway.url"]["value"] == "https://****@push.example:9091"
+    assert (rows["drift.bins"]["value"], rows["drift.bins"]["source"]) == (12, "file")
+    assert (rows["drift.psi_alert"]["value"], rows["drift.psi_alert"]["source"]) == (0.22, "env")
+    assert rows["output"]["source"] == "flag"
+    table = cli("config", "show", "--config", path)
+    assert "hunter2" not in table.stdout and "MLOBS_DRIFT_PSI_ALERT" in table.stdout
+
+
+def test_bad_config_exits_2_in_one_line(cli, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("drift: {psi_alrt: 0.3}\n")
+    result = cli("drift", "compare", "examples/weather-2012.csv", "examples/weather-2015.csv", "--config", path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "unknown key 'drift.psi_alrt'" in result.stderr
