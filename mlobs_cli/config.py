@@ -92,7 +92,10 @@ class Settings:
 
 def mask_secret(url: str) -> str:
     """Hide the password (and any token-like user) of a URL; other strings are masked whole."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": not a URL, so no part of it is known to be safe
+        return "****"
     if not parts.scheme or not parts.netloc:
         return "****"
     if "@" not in parts.netloc:

@@ -77,6 +77,7 @@ def test_explicit_config_must_exist(tmp_path):
         pytest.param("https://tok@push.example", "https://****@push.example", id="token as user"),
         pytest.param("http://127.0.0.1:9091", "http://127.0.0.1:9091", id="no secret"),
         pytest.param("hunter2", "****", id="not a url"),
+        pytest.param("http://user:pw@[::1", "****", id="unparsable url"),
     ],
 )
 def test_mask_secret(url, shown):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from urllib.parse import SplitResult, quote, unquote, urlsplit
@@ -52,7 +53,8 @@ def push(
         client: An httpx client to send with (tests pass one with a mock transport); the caller closes it.
 
     Raises:
-        InputError: `url` is not an http(s) URL, `job` is empty, or a metric or label name is invalid.
+        InputError: `url` is not an http(s) URL, `job` is empty, a metric or label name is invalid, or the CA
+            bundle `verify` names cannot be read.
         BackendUnavailable: The gateway cannot be reached, or answered other than 2xx, after the retries.
     """
     parts = _parse(url)
@@ -63,7 +65,7 @@ def push(
     target = url.rstrip("/") + _group_path(job, grouping)
     secrets = _secrets(parts.password)
     if client is None:
-        with httpx.Client(verify=verify) as own:
+        with httpx.Client(verify=_tls(verify)) as own:
             _put(own, target, body, timeout, shown, secrets)
     else:
         _put(client, target, body, timeout, shown, secrets)
@@ -123,11 +125,21 @@ def _parse(url: str) -> SplitResult:
         parts.port  # a port that is not a number in 0-65535 raises only when it is read
         httpx.URL(url)  # what httpx itself would refuse only when sending, outside the errors push() reports
     except (ValueError, httpx.InvalidURL) as e:
-        # the URL cannot be split, so it cannot be masked either: show only the reason, never the URL
+        # mask_secret cannot split every such URL either: show only the reason, never the URL
         raise InputError(f"pushgateway URL is not valid: {e}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"pushgateway URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
     return parts
+
+
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    # httpx deprecates a CA bundle path, and would report a missing one as a bare FileNotFoundError
+    if not isinstance(verify, str):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as e:
+        raise InputError(f"CA bundle {verify}: {e.strerror or e}") from None
 
 
 def _group_path(job: str, grouping: Mapping[str, str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def numerical(name: str, ref_raw: np.ndarray, cur_raw: np.ndarray, config: Drift
         wasserstein_norm=cdf.wasserstein / max(float(ref.std()), 0.001),
         out_of_range=stats.share_outside(ref, cur),
         note=note,
-        bins=_plot_bins(_numeric_labels(bins), bins.ref_shares, bins.cur_shares),
+        bins=_plot_bins(_numeric_labeller(bins), bins.ref_shares, bins.cur_shares),
     )
     return _judge(feature, config)
 
@@ -85,7 +86,7 @@ def categorical(name: str, ref: CategoryCounts, cur: CategoryCounts, config: Dri
         chi2_pvalue=chi2_pvalue,
         new_categories=tuple(NewCategory(k, cur_counts[k] / n_cur) for k in unseen),
         note=note,
-        bins=_plot_bins(labels, r_arr / n_ref, c_arr / n_cur),
+        bins=_plot_bins(labels.__getitem__, r_arr / n_ref, c_arr / n_cur),
     )
     return _judge(feature, config)
 
@@ -140,20 +141,28 @@ def _fields(f: FeatureDrift) -> dict:
     return {name: getattr(f, name) for name in FeatureDrift.__dataclass_fields__}
 
 
-def _numeric_labels(bins: stats.Bins) -> list[str]:
+def _numeric_labeller(bins: stats.Bins) -> Callable[[int], str]:
+    """Label of bin i, made only for the bins a plot shows: a constant reference against a continuous current
+    has a bin per distinct current value, which can be millions."""
     if bins.values is not None:
-        return [f"{v:.4g}" for v in bins.values]
-    e = [f"{v:.4g}" for v in bins.edges]
-    return [f"≤ {e[0]}", *(f"({lo}, {hi}]" for lo, hi in zip(e, e[1:])), f"> {e[-1]}"]
+        return lambda i: f"{bins.values[i]:.4g}"
+    edges = bins.edges
+
+    def label(i: int) -> str:
+        if i == 0:
+            return f"≤ {edges[0]:.4g}"
+        if i == edges.size:
+            return f"> {edges[-1]:.4g}"
+        return f"({edges[i - 1]:.4g}, {edges[i]:.4g}]"
+
+    return label
 
 
-def _plot_bins(labels: list[str], ref: np.ndarray, cur: np.ndarray) -> tuple[Bin, ...]:
+def _plot_bins(label: Callable[[int], str], ref: np.ndarray, cur: np.ndarray) -> tuple[Bin, ...]:
     """Bins for a picture: all of them, or the largest MAX_PLOT_BINS - 1 in order and one pooled rest."""
-    if len(labels) <= MAX_PLOT_BINS:
-        return tuple(Bin(lbl, float(r), float(c)) for lbl, r, c in zip(labels, ref, cur))
-    largest = np.argsort(-np.maximum(ref, cur), kind="stable")[: MAX_PLOT_BINS - 1]
-    keep = np.zeros(len(labels), dtype=bool)
-    keep[largest] = True
-    kept = [Bin(labels[i], float(ref[i]), float(cur[i])) for i in np.flatnonzero(keep)]
-    rest = f"{len(labels) - len(kept)} more"
-    return (*kept, Bin(rest, float(ref[~keep].sum()), float(cur[~keep].sum())))
+    if ref.size <= MAX_PLOT_BINS:
+        return tuple(Bin(label(i), float(ref[i]), float(cur[i])) for i in range(ref.size))
+    keep = np.zeros(ref.size, dtype=bool)
+    keep[np.argsort(-np.maximum(ref, cur), kind="stable")[: MAX_PLOT_BINS - 1]] = True
+    kept = [Bin(label(i), float(ref[i]), float(cur[i])) for i in np.flatnonzero(keep)]
+    return (*kept, Bin(f"{ref.size - len(kept)} more", float(ref[~keep].sum()), float(cur[~keep].sum())))

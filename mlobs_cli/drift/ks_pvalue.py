@@ -133,29 +133,51 @@ def _outside_band(n1, n2, h):
     """
     g = math.gcd(n1, n2)
     a, b = n2 // g, n1 // g
-    # Inside on anti-diagonal s (i = s - j): |a*s - (a+b)*j| < h.
-    # q[j + 1] holds q(s - j, j); q[0] stands for j = -1, which only ever
-    # gets multiplied by j = 0, and cells outside the band must read as 1.
+    # No path to (i, j) can have left the band while a*i < h and b*j < h, so
+    # q is exactly 0 on that corner rectangle (most of the lattice for large
+    # d); it is never recomputed.
+    i0, j0 = (h - 1) // a, (h - 1) // b
+    # q[j + 1] holds q(s - j, j) for the current anti-diagonal s; q[0] stands
+    # for j = -1, which only ever gets multiplied by j = 0.
     q = np.ones(n2 + 2)
-    q[1] = 0.0
+    q[1:j0 + 2] = 0.0
     idx = np.arange(n1 + n2 + 1, dtype=np.float64)
-    # Scratch buffers and out= keep the per-diagonal work to four passes.
-    t1, t2 = np.empty(n2 + 1), np.empty(n2 + 1)
+    scratch = np.empty((2, n2 + 1))
     lo_prev = 0
     for s in range(1, n1 + n2 + 1):
+        # Inside on anti-diagonal s (i = s - j): |a*s - (a+b)*j| < h.
         lo = max((a * s - h) // (a + b) + 1, s - n1, 0)
         hi = min((a * s + h - 1) // (a + b), s, n2)
         if hi < lo:
             # Every path crosses this anti-diagonal outside the band.
             return 1.0
-        w = hi - lo + 1
-        i = idx[s - hi:s - lo + 1][::-1]
-        np.multiply(q[lo + 1:hi + 2], i, out=t1[:w])
-        np.multiply(q[lo:hi + 1], idx[lo:hi + 1], out=t2[:w])
-        np.add(t1[:w], t2[:w], out=t1[:w])
+        # Upper segment first: its writes sit above everything the lower
+        # segment reads.
+        _diagonal_step(q, idx, scratch, s, max(lo, s - i0, j0 + 1), hi)
+        _diagonal_step(q, idx, scratch, s, lo, min(hi, s - i0 - 1))
         # The band's edges only move up with s, so just the cells that fell
         # off its lower edge need resetting to "outside".
         q[lo_prev + 1:lo + 1] = 1.0
-        np.divide(t1[:w], s, out=q[lo + 1:hi + 2])
         lo_prev = lo
     return float(q[n2 + 1])
+
+
+def _diagonal_step(q, idx, scratch, s, lo, hi):
+    """Advance q(s - j, j) from anti-diagonal s - 1 to s, in place, for lo <= j <= hi.
+
+    Args:
+        q: Anti-diagonal values, q[j + 1] = q(s - 1 - j, j) on entry.
+        idx: 0, 1, 2, ... as float64, the multipliers i and j.
+        scratch: Two float64 rows of at least hi - lo + 1 entries.
+        s: The anti-diagonal being computed.
+        lo: First j to compute.
+        hi: Last j to compute; nothing happens when hi < lo.
+    """
+    if hi < lo:
+        return
+    t1, t2 = scratch[0, :hi - lo + 1], scratch[1, :hi - lo + 1]
+    # out= avoids temporaries: this loop body is the whole cost.
+    np.multiply(q[lo + 1:hi + 2], idx[s - hi:s - lo + 1][::-1], out=t1)
+    np.multiply(q[lo:hi + 1], idx[lo:hi + 1], out=t2)
+    np.add(t1, t2, out=t1)
+    np.divide(t1, s, out=q[lo + 1:hi + 2])

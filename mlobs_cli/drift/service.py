@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlobs_cli.backends import pushgateway, samples
-from mlobs_cli.config import Settings, mask_secret
+from mlobs_cli.config import Settings
 from mlobs_cli.drift.compare import Progress, Selection, compare
 from mlobs_cli.drift.report import DriftReport
 from mlobs_cli.errors import BackendUnavailable, InputError
@@ -50,7 +50,7 @@ def run(request: Request, settings: Settings, progress: Progress | None = None) 
         try:
             pushgateway.push(url, settings["pushgateway.job"], {"model": request.model}, gauges(report))
         except BackendUnavailable as e:
-            report = report.with_errors([BackendError(f"pushgateway {mask_secret(url)}", str(e))])
+            report = report.with_errors([BackendError("pushgateway", str(e))])  # the message names the URL, masked
     return report
 
 

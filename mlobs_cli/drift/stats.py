@@ -106,17 +106,27 @@ class CdfStats:
 def cdf_stats(ref: np.ndarray, cur: np.ndarray) -> CdfStats:
     """KS statistic and p-value, and the Wasserstein-1 distance, from the two sorted samples.
 
-    Both walk the empirical CDFs over the merged values, as scipy's `ks_2samp` and `wasserstein_distance` do, so
-    the numbers agree with scipy's to the last bits.
+    Both are functions of the two right-continuous empirical CDFs at the distinct values of the merged samples,
+    which is what scipy's `ks_2samp` and `wasserstein_distance` evaluate. Rather than search every merged value in
+    both samples (2 x (n+m) binary searches), the CDFs are running counts of where each merged value came from. A
+    stable argsort of two sorted runs is one linear merge (timsort), about twice as fast as one binary search per
+    value, and keeps reference values before equal current ones.
     """
-    merged = np.concatenate([ref, cur])
-    merged.sort(kind="stable")  # two sorted runs: a linear merge
-    ref_cdf = np.searchsorted(ref, merged, side="right") / ref.size
-    cur_cdf = np.searchsorted(cur, merged, side="right") / cur.size
-    gaps = np.abs(ref_cdf - cur_cdf)
+    n, m = ref.size, cur.size
+    both = np.concatenate([ref, cur])
+    order = np.argsort(both, kind="stable")
+    from_ref = order < n
+    merged = both[order]
+    ref_count = np.cumsum(from_ref)
+    cur_count = np.arange(1, n + m + 1) - ref_count
+    # a CDF is read at the last of equal values, where it counts all of them
+    last = np.empty(n + m, dtype=bool)
+    np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+    last[-1] = True
+    gaps = np.abs(ref_count[last] / n - cur_count[last] / m)
     d = float(gaps.max())
-    wasserstein = float(np.dot(gaps[:-1], np.diff(merged)))
-    return CdfStats(ks_stat=d, ks_pvalue=ks_2samp_pvalue(d, ref.size, cur.size), wasserstein=wasserstein)
+    wasserstein = float(np.dot(gaps[:-1], np.diff(merged[last])))
+    return CdfStats(ks_stat=d, ks_pvalue=ks_2samp_pvalue(d, n, m), wasserstein=wasserstein)
 
 
 def share_outside(ref: np.ndarray, cur: np.ndarray) -> float:

@@ -65,7 +65,9 @@ def warn(message: str) -> None:
 
 
 def emit(result: Result, fmt: str) -> None:
-    """Write a result to stdout in the format the user chose."""
+    """Write a result to stdout in the format the user chose; what made it incomplete also goes to stderr."""
+    for e in result.errors:
+        warn(f"{e.backend}: {e.message}")
     if fmt == "json":
         sys.stdout.write(to_json(result) + "\n")
     elif fmt == "csv":

@@ -21,7 +21,7 @@ from mlobs_cli.render.drift import STATUS_STYLE, _num, _pvalue, _samples_line, _
 # Dark blue against light orange: told apart by lightness too, so a greyscale print keeps the two series apart.
 REF_COLOUR, CUR_COLOUR = "#1f4e9c", "#f4a259"
 STATUS_COLOUR = {"ok": "#1a7f37", "watch": "#9a6700", "alert": "#cf222e"}
-LABEL_CHARS = 16  # longer bin labels are cut, with the full text in the bar's tooltip
+LABEL_CHARS = 24  # longer bin labels are cut, with the full text in the bar's tooltip
 CHAR_WIDTH = 6.5  # px of one character at the chart's 11px font, to decide whether labels must turn
 PLOT_HEIGHT, TOP, LEFT, RIGHT, BOTTOM = 200, 34, 52, 12, 44
 MAX_TICKS = 5
@@ -77,7 +77,7 @@ def write_report(report: DriftReport, path: Path) -> None:
 def page(report: DriftReport) -> str:
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
-    drifted = [f for f in report.features if f.status != "ok"]
+    drifted = [f for f in report.features if f.status in ("watch", "alert")]
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -184,19 +184,22 @@ def chart(f: FeatureDrift) -> str:
     longest = max(len(_short(b.label)) for b in f.bins) * CHAR_WIDTH
     turned = longest > group - 4
     width = LEFT + group * len(f.bins) + RIGHT
-    height = TOP + PLOT_HEIGHT + BOTTOM + (round(longest * 0.71) if turned else 0)  # 0.71: sin 45 degrees
+    reach = round(longest * 0.71) if turned else 0  # how far a label turned 45 degrees reaches down and left
+    height = TOP + PLOT_HEIGHT + BOTTOM + reach
+    pad = max(0, round(reach - LEFT - group / 2))  # the view starts left of 0 so the first labels are not cut
     top, step = _axis_top(max(max(b.ref_share, b.cur_share) for b in f.bins))
     label = f"{f.name}: share of reference and current values per bin"
     return "".join([
-        f'<svg class="chart" data-feature="{_e(f.name)}" viewBox="0 0 {width:.0f} {height}" width="{width:.0f}" '
-        f'height="{height}" role="img" aria-label="{_e(label)}">',
+        f'<svg class="chart" data-feature="{_e(f.name)}" viewBox="{-pad} 0 {width + pad:.0f} {height}" '
+        f'width="{width + pad:.0f}" height="{height}" role="img" aria-label="{_e(label)}">',
         _legend(),
         _y_axis(top, step, width),
         '<g class="bars">', *(_bars(b, i, group, top) for i, b in enumerate(f.bins)), "</g>",
         *(_x_label(b, i, group, turned) for i, b in enumerate(f.bins)),
         f'<line class="axis" x1="{LEFT}" y1="{TOP + PLOT_HEIGHT}" x2="{width - RIGHT:.1f}" '
         f'y2="{TOP + PLOT_HEIGHT}"/>',
-        f'<text x="{LEFT + (width - LEFT - RIGHT) / 2:.1f}" y="{height - 4}" text-anchor="middle">bin</text>',
+        f'<text x="{LEFT + (width - LEFT - RIGHT) / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+        f'{"bin" if f.kind == "numerical" else "category"}</text>',
         "</svg>",
     ])
 

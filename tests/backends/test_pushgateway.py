@@ -9,6 +9,7 @@ import time
 import types
 from pathlib import Path
 
+import certifi
 import httpx
 import numpy as np
 import pytest
@@ -142,6 +143,20 @@ def test_invalid_input_is_refused_before_sending(url, job, grouping, gauges, mes
 
     assert sent == []
     assert "s3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize(("bundle", "error"), [
+    pytest.param(certifi.where(), None, id="ca-bundle"),
+    pytest.param("/nonexistent/ca.pem", "CA bundle /nonexistent/ca.pem: No such file or directory", id="missing"),
+    pytest.param(__file__, "CA bundle .*test_pushgateway.py", id="not-a-bundle"),
+])
+def test_ca_bundle_path(gateway, scrape, bundle, error):
+    if error is None:
+        pushgateway.push(gateway, "ca-bundle", {}, [psi("f", 0.5)], verify=bundle)
+        assert values(scrape("ca-bundle"), "feature_psi") == {"f": 0.5}
+    else:
+        with pytest.raises(InputError, match=error):
+            pushgateway.push(gateway, "ca-bundle", {}, [psi("f", 0.5)], verify=bundle)
 
 
 @pytest.mark.parametrize("url", [
@@ -279,6 +294,7 @@ def test_cli_unreachable_pushgateway_is_an_incomplete_report(closed_port, sample
     assert [f["name"] for f in report["features"]] == ["latency", "tokens", "region"]
     assert report["complete"] is False
     [error] = report["errors"]
-    assert error["backend"].startswith("pushgateway http://****@127.0.0.1:")
+    assert error["backend"] == "pushgateway"
     assert error["message"].startswith("cannot reach pushgateway http://****@127.0.0.1:")
+    assert result.stderr.startswith("mlobs: warning: pushgateway: cannot reach pushgateway http://****@127.0.0.1:")
     assert "s3cret" not in result.output
