@@ -92,7 +92,14 @@ def categorical(name: str, ref: CategoryCounts, cur: CategoryCounts, config: Dri
 
 
 def _share_missing(present: int, total: int) -> float:
-    return 0.0 if total == 0 else 1 - present / total
+    return 0.0 if total == 0 else (total - present) / total
+
+
+def _exceeds(share: float, limit: float) -> bool:
+    """share > limit for shares of counts, where a share exactly at the limit stays under it although its float
+    arithmetic (0.55 - 0.5, ten shares of 0.001 added up) lands a few ulps above. Counts would need 10^12 rows
+    for a real difference to be this small."""
+    return share > limit + 1e-12
 
 
 def _empty_note(n_ref: int, n_cur: int, note: str | None) -> str:
@@ -116,15 +123,15 @@ def _judge(f: FeatureDrift, cfg: DriftConfig) -> tuple[FeatureDrift, list[Findin
             watch.append(("drift/psi", f"PSI {f.psi:.3f} in the watch band {cfg.psi_watch:g}-{cfg.psi_alert:g}"))
     if f.ks_pvalue is not None and f.ks_pvalue < cfg.ks_pvalue and f.ks_stat > cfg.ks_stat:
         alerts.append(("drift/ks", f"KS {f.ks_stat:.3f} > {cfg.ks_stat:g} with p {f.ks_pvalue:.2g} < {cfg.ks_pvalue:g}"))
-    if f.out_of_range is not None and f.out_of_range > cfg.out_of_range_watch:
+    if f.out_of_range is not None and _exceeds(f.out_of_range, cfg.out_of_range_watch):
         watch.append(("drift/out-of-range", f"{f.out_of_range:.1%} of current values outside the reference range"))
     if f.new_categories:
         share = sum(c.share for c in f.new_categories)
-        if share > cfg.new_categories_watch:
+        if _exceeds(share, cfg.new_categories_watch):
             named = ", ".join(f"{c.name} ({c.share:.1%})" for c in f.new_categories[:5])
             more = f" and {len(f.new_categories) - 5} more" if len(f.new_categories) > 5 else ""
             watch.append(("drift/new-categories", f"{share:.1%} of current values in new categories: {named}{more}"))
-    if abs(f.missing_cur - f.missing_ref) > cfg.missing_change:
+    if _exceeds(abs(f.missing_cur - f.missing_ref), cfg.missing_change):
         watch.append(("drift/missing", f"missing values {f.missing_ref:.1%} -> {f.missing_cur:.1%}"))
     severity = "none"
     if alerts:
