@@ -16,11 +16,11 @@ def handles(result: object) -> bool:
     return isinstance(result, DriftReport)
 
 
-def _num(value: float | None, fmt: str = ".3f") -> str:
+def fmt_number(value: float | None, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def _pvalue(value: float | None) -> str:
+def fmt_pvalue(value: float | None) -> str:
     return "—" if value is None else f"{value:.2g}"
 
 
@@ -37,7 +37,7 @@ def _psi_cell(f: FeatureDrift, report: DriftReport) -> Text:
     return text.append(f"{f.psi:.3f}", style="")
 
 
-def _shift_cell(f: FeatureDrift) -> str:
+def shift_text(f: FeatureDrift) -> str:
     if f.out_of_range is not None:
         return f"{f.out_of_range:.1%} outside"
     if f.new_categories:
@@ -55,13 +55,13 @@ def summary(report: DriftReport) -> str:
     return text
 
 
-def _samples_line(report: DriftReport) -> str:
+def samples_line(report: DriftReport) -> str:
     ref, cur = report.reference, report.current
     return f"reference {ref.source} ({ref.rows:,} rows)  →  current {cur.source} ({cur.rows:,} rows)"
 
 
 def table(report: DriftReport, console: Console) -> None:
-    console.print(_samples_line(report), markup=False)
+    console.print(samples_line(report), markup=False)
     t = Table(box=None, pad_edge=False, header_style="bold")
     # p is KS's for numbers and chi-square's for categories; both are in -o json
     for name, justify in [("Feature", "left"), ("Kind", "left"), ("Status", "left"), ("PSI", "left"),
@@ -72,8 +72,8 @@ def table(report: DriftReport, console: Console) -> None:
         label, style = STATUS_STYLE[f.status]
         status = Text(label + (f" ({f.severity})" if f.alert else ""), style=style)
         p = f.ks_pvalue if f.kind == "numerical" else f.chi2_pvalue
-        t.add_row(f.name, f.kind[:3], status, _psi_cell(f, report), _num(f.ks_stat), _pvalue(p),
-                  _num(f.js_divergence), _num(f.wasserstein_norm), _shift_cell(f),
+        t.add_row(f.name, f.kind[:3], status, _psi_cell(f, report), fmt_number(f.ks_stat), fmt_pvalue(p),
+                  fmt_number(f.js_divergence), fmt_number(f.wasserstein_norm), shift_text(f),
                   f"{f.missing_ref:.0%}→{f.missing_cur:.0%}")
     console.print(t)
     console.print(summary(report), markup=False)
@@ -85,13 +85,13 @@ def table(report: DriftReport, console: Console) -> None:
 
 
 def markdown_header(report: DriftReport) -> str:
-    return f"**Drift** — {_samples_line(report)}\n\n{summary(report)}"
+    return f"**Drift** — {samples_line(report)}\n\n{summary(report)}"
 
 
 def plot(report: DriftReport, name: str, console: Console) -> None:
     """Reference and current distributions of one feature, side by side, one row per bin."""
     f = report.feature(name)
-    t = Table(title=f"{name}: reference vs current ({f.kind}, PSI {_num(f.psi)})", box=None, pad_edge=False,
+    t = Table(title=f"{name}: reference vs current ({f.kind}, PSI {fmt_number(f.psi)})", box=None, pad_edge=False,
               title_justify="left", header_style="bold")
     t.add_column("Bin", no_wrap=True)
     t.add_column("Reference", no_wrap=True)

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 
 from mlobs_cli.drift.report import Bin, DriftReport, FeatureDrift
-from mlobs_cli.render.drift import STATUS_STYLE, _num, _pvalue, _samples_line, _shift_cell
+from mlobs_cli.render.drift import STATUS_STYLE, fmt_number, fmt_pvalue, samples_line, shift_text
 
 # Dark blue against light orange: told apart by lightness too, so a greyscale print keeps the two series apart.
 REF_COLOUR, CUR_COLOUR = "#1f4e9c", "#f4a259"
@@ -110,7 +110,7 @@ def _title(report: DriftReport) -> str:
 
 
 def _samples(report: DriftReport) -> str:
-    return f'<p class="muted">{_e(_samples_line(report))}</p>'
+    return f'<p class="muted">{_e(samples_line(report))}</p>'
 
 
 def _summary(report: DriftReport) -> str:
@@ -151,11 +151,11 @@ def _column_header(name: str) -> str:
 
 def _row(f: FeatureDrift) -> str:
     status = f'<td class="text status-{_e(f.status)}">{_e(STATUS_STYLE[f.status][0])}</td>'
-    numbers = [_num(f.psi), _num(f.ks_stat), _pvalue(f.ks_pvalue), _num(f.js_divergence), _num(f.wasserstein_norm),
-               _pvalue(f.chi2_pvalue)]
+    numbers = [fmt_number(f.psi), fmt_number(f.ks_stat), fmt_pvalue(f.ks_pvalue), fmt_number(f.js_divergence), fmt_number(f.wasserstein_norm),
+               fmt_pvalue(f.chi2_pvalue)]
     cells = "".join(f"<td>{_e(n)}</td>" for n in numbers)
     return (f'<tr><th scope="row">{_e(f.name)}</th><td class="text">{_e(f.kind)}</td>{status}'
-            f'<td class="text">{_e(f.severity)}</td>{cells}<td class="text">{_e(_shift_cell(f))}</td>'
+            f'<td class="text">{_e(f.severity)}</td>{cells}<td class="text">{_e(shift_text(f))}</td>'
             f"<td>{_e(f'{f.missing_ref:.0%}→{f.missing_cur:.0%}')}</td></tr>")
 
 
@@ -172,7 +172,7 @@ def _feature_reasons(f: FeatureDrift) -> list[str]:
 
 
 def _figure(f: FeatureDrift) -> str:
-    caption = f"{f.name}: reference vs current ({f.kind}, PSI {_num(f.psi)})"
+    caption = f"{f.name}: reference vs current ({f.kind}, PSI {fmt_number(f.psi)})"
     if not f.bins:  # no values on one side: nothing to draw, say why instead of an empty chart
         return f'<figure><figcaption>{_e(caption)}</figcaption><p class="muted">{_e(f.note or "")}</p></figure>'
     return f"<figure><figcaption>{_e(caption)}</figcaption>{chart(f)}</figure>"
