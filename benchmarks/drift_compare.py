@@ -14,7 +14,8 @@ It measures, each in a fresh subprocess so interpreter start-up and imports coun
 
 and checks the targets of the performance issue: (a) under 5 s, (a) within 2.5x of (b), peak RSS of (a) under
 0.6 GB. It then reruns (a) with five numerical features only, to show that memory does not grow with the number of
-columns (mlobs keeps one column pair in memory at a time).
+columns (mlobs keeps one column pair in memory at a time). Runs of (a) and (b) take turns, and CPU time (user +
+system, all threads) is shown beside wall time, since other load on a shared machine moves wall time much more.
 
 The data (drift_data.py: 20 numerical and 5 categorical features, some shifted, fixed seed) is generated once and
 cached as Parquet under benchmarks/data/ (git-ignored); --regenerate rebuilds it.
@@ -188,18 +189,31 @@ class Series:
         return max(self.peak_rss_bytes) / GB  # the worst run: a memory limit has to hold for every run
 
 
-def measure(label: str, command: list[str], expected_returncode: int, repeat: int,
-            check: Callable[[Run], None] | None = None) -> Series:
-    runs = []
+@dataclass(frozen=True)
+class Job:
+    """One command to measure, and what it must do to count."""
+
+    label: str
+    command: list[str]
+    expected_returncode: int
+    check: Callable[[Run], None] | None = None
+
+
+def measure(jobs: list[Job], repeat: int) -> list[Series]:
+    """Run each job `repeat` times, taking turns (a, b, a, b, ...): a burst of other load on the machine then slows
+    both sides of a ratio instead of one."""
+    runs: list[list[Run]] = [[] for _ in jobs]
     for i in range(repeat):
-        log(f"{label}: run {i + 1}/{repeat} ...")
-        run = run_measured(command, expected_returncode)
-        if check:
-            check(run)
-        log(f"{label}: {run.seconds:.2f} s ({run.cpu_seconds:.2f} s CPU), peak RSS {run.peak_rss_bytes / GB:.3f} GB")
-        runs.append(run)
-    return Series([r.seconds for r in runs], [r.cpu_seconds for r in runs], [r.peak_rss_bytes for r in runs],
-                  runs[-1].stdout)
+        for job, done in zip(jobs, runs):
+            log(f"{job.label}: run {i + 1}/{repeat} ...")
+            run = run_measured(job.command, job.expected_returncode)
+            if job.check:
+                job.check(run)
+            log(f"{job.label}: {run.seconds:.2f} s ({run.cpu_seconds:.2f} s CPU), "
+                f"peak RSS {run.peak_rss_bytes / GB:.3f} GB")
+            done.append(run)
+    return [Series([r.seconds for r in done], [r.cpu_seconds for r in done], [r.peak_rss_bytes for r in done],
+                   done[-1].stdout) for done in runs]
 
 
 def check_report(expected: list[str]) -> Callable[[Run], None]:
@@ -358,9 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = prepare_dataset(args.rows, args.regenerate)
         # Exit 1 is mlobs' "drift found", which this data must produce; 0 or 2+ means the run failed.
-        full = measure("(a) mlobs", compare_command(data), 1, args.repeat, check_report(list(data.features)))
-        floor = measure("(b) floor", floor_command(data), 0, args.repeat)
-        few = measure("(a) 5 features", compare_command(data, FEW_FEATURES), 1, 1, check_report(list(FEW_FEATURES)))
+        full, floor = measure([Job("(a) mlobs", compare_command(data), 1, check_report(list(data.features))),
+                               Job("(b) floor", floor_command(data), 0)], args.repeat)
+        [few] = measure([Job("(a) 5 features", compare_command(data, FEW_FEATURES), 1,
+                             check_report(list(FEW_FEATURES)))], 1)
     except BenchmarkError as e:
         log(f"FAILED: {e}")
         return 2

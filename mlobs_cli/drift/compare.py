@@ -1,9 +1,11 @@
-"""`drift compare`: choose the features, then compute each one's drift with one column pair in memory at a time."""
+"""`drift compare`: choose the features, then compute each one's drift while the next one is read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from mlobs_cli.backends.samples import Column, Sample
 from mlobs_cli.drift import features
@@ -88,6 +90,14 @@ def _kind(name: str, r: Column, c: Column, selection: Selection) -> tuple[str | 
     return None, f"type {r.type if r.family == 'other' else c.type} is not comparable"
 
 
+def _read(ref: Sample, cur: Sample, planned: tuple[str, str, str | None]) -> tuple[Any, Any]:
+    """Both samples' values of one feature: float arrays for numbers, category counts for categories."""
+    name, kind, _ = planned
+    if kind == "numerical":
+        return ref.numbers(ref.columns[name]), cur.numbers(cur.columns[name])
+    return ref.category_counts(ref.columns[name]), cur.category_counts(cur.columns[name])
+
+
 def compare(ref: Sample, cur: Sample, selection: Selection, config: DriftConfig,
             progress: Progress | None = None) -> DriftReport:
     """Compare every selected feature of two open samples.
@@ -104,18 +114,25 @@ def compare(ref: Sample, cur: Sample, selection: Selection, config: DriftConfig,
         raise InputError(f"no common feature to compare ({reasons})")
     results: list[FeatureDrift] = []
     findings: list[Finding] = []
-    for done, (name, kind, note) in enumerate(chosen.compare):
-        if progress:
-            progress(done, len(chosen.compare), name)
-        r, c = ref.columns[name], cur.columns[name]
-        if kind == "numerical":
-            feature, found = features.numerical(name, ref.numbers(r), cur.numbers(c), config, note)
-        else:
-            feature, found = features.categorical(name, ref.category_counts(r), cur.category_counts(c), config, note)
-        results.append(feature)
-        findings += found
+    total = len(chosen.compare)
+    # Read the next column pair from DuckDB while numpy works on this one: both release the GIL, so on two cores
+    # the reads cost almost nothing. At most two pairs are in memory, however many columns there are. Only the
+    # reader thread uses the DuckDB connection from here on.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlobs-read") as reader:
+        pending = reader.submit(_read, ref, cur, chosen.compare[0])
+        for done, (name, kind, note) in enumerate(chosen.compare):
+            if progress:
+                progress(done, total, name)
+            ref_data, cur_data = pending.result()
+            if done + 1 < total:
+                pending = reader.submit(_read, ref, cur, chosen.compare[done + 1])
+            measure = features.numerical if kind == "numerical" else features.categorical
+            feature, found = measure(name, ref_data, cur_data, config, note)
+            del ref_data, cur_data
+            results.append(feature)
+            findings += found
     if progress:
-        progress(len(chosen.compare), len(chosen.compare), "")
+        progress(total, total, "")
     results.sort(key=lambda f: f.sort_key)
     order = {f.name: i for i, f in enumerate(results)}
     findings.sort(key=lambda f: order[f.subject])

@@ -20,7 +20,7 @@ MAX_PLOT_BINS = 60  # beyond this the plot pools the smallest bins; the statisti
 def numerical(name: str, ref_raw: np.ndarray, cur_raw: np.ndarray, config: DriftConfig,
               note: str | None = None) -> tuple[FeatureDrift, list[Finding]]:
     """Drift of a numerical feature. Null, NaN and +-inf are missing and left out of every statistic."""
-    ref, cur = ref_raw[np.isfinite(ref_raw)], cur_raw[np.isfinite(cur_raw)]
+    ref, cur = _finite(ref_raw), _finite(cur_raw)
     base = dict(name=name, kind="numerical", n_ref=int(ref.size), n_cur=int(cur.size),
                 missing_ref=_share_missing(ref.size, ref_raw.size), missing_cur=_share_missing(cur.size, cur_raw.size))
     if ref.size == 0 or cur.size == 0:
@@ -89,6 +89,12 @@ def categorical(name: str, ref: CategoryCounts, cur: CategoryCounts, config: Dri
         bins=_plot_bins(labels.__getitem__, r_arr / n_ref, c_arr / n_cur),
     )
     return _judge(feature, config)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The finite values, as a copy the caller may sort in place (the common case, nothing missing, copies once)."""
+    keep = np.isfinite(values)
+    return values.copy() if keep.all() else values[keep]
 
 
 def _share_missing(present: int, total: int) -> float:

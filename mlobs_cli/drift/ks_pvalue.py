@@ -14,16 +14,18 @@ import math
 import operator
 
 import numpy as np
-from scipy.stats import kstwo
+from scipy.special import kolmogorov
 
 _MAX_EXACT_N = 10_000  # scipy's 'auto' is exact up to this sample size, asymptotic above
+_LIMIT_N = 50_000  # effective size from which the Kolmogorov limit stands in for kstwo
 
 
 def ks_2samp_pvalue(d: float, n1: int, n2: int) -> float:
     """Two-sided p-value of the two-sample Kolmogorov-Smirnov statistic d for sample sizes n1, n2.
 
     Same result as ``scipy.stats.ks_2samp(..., alternative='two-sided', method='auto')``: exact when
-    ``max(n1, n2) <= 10_000``, else the asymptotic ``kstwo.sf(d, round(n1*n2/(n1+n2)))``.
+    ``max(n1, n2) <= 10_000``, else the asymptotic ``kstwo.sf(d, round(n1*n2/(n1+n2)))`` (or, from an effective
+    size of 50,000, the Kolmogorov limit, within 1.4% of it: see _asymptotic_pvalue).
 
     Args:
         d: The KS statistic, max |ECDF1 - ECDF2|, in [0, 1].
@@ -60,7 +62,12 @@ def ks_2samp_pvalue(d: float, n1: int, n2: int) -> float:
 
 
 def _asymptotic_pvalue(d: float, n1: int, n2: int) -> float:
-    """Smirnov's approximation: the one-sample exact distribution at the effective sample size.
+    """Smirnov's approximation: the one-sample distribution at the effective sample size n1*n2/(n1+n2).
+
+    scipy evaluates `kstwo.sf` there, which costs up to a second per call for mild drift at a million rows (and
+    0.4 s to import scipy.stats). From an effective size of 50,000 the Kolmogorov limit with Stephens' correction,
+    Q((sqrt(n) + 0.12 + 0.11/sqrt(n)) d), is within 1.4% of it wherever either is above 1e-10 (measured over d in
+    (0, 1] at 5e4, 5e5 and 5e6), inside the 2% the drift report promises; below that size `kstwo` itself is used.
 
     Args:
         d: The KS statistic.
@@ -68,11 +75,19 @@ def _asymptotic_pvalue(d: float, n1: int, n2: int) -> float:
         n2: Size of the second sample.
 
     Returns:
-        ``kstwo.sf(d, round(n1*n2/(n1+n2)))``, clipped to [0, 1].
+        The p-value, clipped to [0, 1].
     """
     # In floats like scipy, so the rounding of the effective size agrees with it even for huge samples.
     m, n = float(n1), float(n2)
-    return float(np.clip(kstwo.sf(d, round(m * n / (m + n))), 0.0, 1.0))
+    en = round(m * n / (m + n))
+    if en >= _LIMIT_N:
+        root = math.sqrt(en)
+        p = kolmogorov((root + 0.12 + 0.11 / root) * d)
+    else:
+        from scipy.stats import kstwo  # slow to import: only small effective sizes need it
+
+        p = kstwo.sf(d, en)
+    return float(np.clip(p, 0.0, 1.0))
 
 
 def _outside_square(n: int, h: int) -> float:

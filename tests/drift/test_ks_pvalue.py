@@ -127,3 +127,14 @@ def test_rejects_invalid_arguments(d: float, n1: int, n2: int) -> None:
 def test_rejects_non_integer_sample_size() -> None:
     with pytest.raises(TypeError):
         ks_2samp_pvalue(0.5, 10.0, 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [50_000, 500_000, 5_000_000], ids=lambda n: f"effective n {n}")
+def test_kolmogorov_limit_stays_within_2_percent_of_kstwo(n):
+    """Large effective sizes use the Kolmogorov limit with Stephens' correction instead of kstwo.sf: over the
+    whole range of d it must agree with scipy's kstwo within 2% relative, or both be below 1e-10."""
+    from scipy.stats import kstwo
+
+    for d in np.linspace(0.0005, 1, 400):
+        ours, scipy_p = ks_2samp_pvalue(float(d), 2 * n, 2 * n), kstwo.sf(d, n)
+        assert ours == pytest.approx(scipy_p, rel=0.02) or (ours < 1e-10 and scipy_p < 1e-10), (d, ours, scipy_p)
