@@ -7,7 +7,7 @@ traffic at night; tenure and distance are unchanged. Deterministic: rerunning re
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import numpy as np
@@ -51,5 +51,5 @@ def write(name: str, rows) -> None:
 
 if __name__ == "__main__":
     rng = np.random.default_rng(20250107)
-    write("predictions-baseline.jsonl", records(rng, datetime(2025, 1, 1, tzinfo=timezone.utc), 1000, 1.0, 0.05))
-    write("predictions-current.jsonl", records(rng, datetime(2025, 1, 8, tzinfo=timezone.utc), 1000, 1.5, 0.2))
+    write("predictions-baseline.jsonl", records(rng, datetime(2025, 1, 1, tzinfo=UTC), 1000, 1.0, 0.05))
+    write("predictions-current.jsonl", records(rng, datetime(2025, 1, 8, tzinfo=UTC), 1000, 1.5, 0.2))

@@ -122,7 +122,7 @@ def _parse(url: str) -> SplitResult:
     """The parts of `url`, which must be http(s) with a host; InputError before anything is sent otherwise."""
     try:
         parts = urlsplit(url)
-        parts.port  # a port that is not a number in 0-65535 raises only when it is read
+        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises only when it is read
         httpx.URL(url)  # what httpx itself would refuse only when sending, outside the errors push() reports
     except (ValueError, httpx.InvalidURL) as e:
         # mask_secret cannot split every such URL either: show only the reason, never the URL

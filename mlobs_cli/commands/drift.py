@@ -21,9 +21,6 @@ class FailOn(str, Enum):
     high = "high"
 
 
-ListOpt = Annotated[list[str] | None, typer.Option(metavar="A,B", show_default=False)]
-
-
 @app.command()
 def compare(
     ctx: typer.Context,
@@ -80,6 +77,8 @@ def compare(
         raise InputError("--plot draws in the terminal: use it with -o table")
     with render.progress("comparing") as progress:
         report = service.run(request, s, progress)
+    if request.html:  # before the report, so that a file that cannot be written leaves stdout empty
+        render.html_report(report, request.html)
     render.emit(report, s.output)
-    render.drift_extras(report, request)
+    render.plots(report, request.plot)
     raise typer.Exit(int(report.exit_code(s.drift.fail_on, exit_zero)))

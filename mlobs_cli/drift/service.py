@@ -36,6 +36,8 @@ def _check(request: Request, settings: Settings) -> None:
                 raise InputError(f"--html {request.html} is an input file; choose another path")
         if not request.html.parent.is_dir():
             raise InputError(f"--html: directory {request.html.parent} does not exist")
+        if not os.access(request.html.parent, os.W_OK):
+            raise InputError(f"--html: cannot write to directory {request.html.parent}")
 
 
 def run(request: Request, settings: Settings, progress: Progress | None = None) -> DriftReport:

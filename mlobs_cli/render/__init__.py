@@ -177,14 +177,17 @@ def progress(label: str, after: float = 1.0) -> Iterator[Callable[[int, int, str
             bar.stop()
 
 
-def drift_extras(report: Any, request: Any) -> None:
-    """What `drift compare` draws beyond the table: --plot in the terminal, --html to a file."""
+def html_report(report: Any, path: Any) -> None:
+    """--html: the report as one self-contained page."""
+    from mlobs_cli.render import html
+
+    html.write_report(report, path)
+    stderr_console().print(f"wrote {path}", markup=False)
+
+
+def plots(report: Any, names: tuple[str, ...]) -> None:
+    """--plot: each feature's reference and current distributions, side by side, after the table."""
     from mlobs_cli.render import drift as drift_view
 
-    for name in request.plot:
+    for name in names:
         drift_view.plot(report, name, stdout_console())
-    if request.html is not None:
-        from mlobs_cli.render import html
-
-        html.write_report(report, request.html)
-        stderr_console().print(f"wrote {request.html}", markup=False)

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 
 from mlobs_cli.drift.report import Bin, DriftReport, FeatureDrift
+from mlobs_cli.errors import InputError
 from mlobs_cli.render.drift import STATUS_STYLE, fmt_number, fmt_pvalue, samples_line, shift_text
 
 # Dark blue against light orange: told apart by lightness too, so a greyscale print keeps the two series apart.
@@ -70,8 +71,15 @@ window.addEventListener("load", function () {
 
 
 def write_report(report: DriftReport, path: Path) -> None:
-    """Write the report to `path` atomically: an interrupted run leaves the old file or none, never half a page."""
-    _write_atomically(path, page(report))
+    """Write the report to `path` atomically: an interrupted run leaves the old file or none, never half a page.
+
+    Raises:
+        InputError: the file cannot be written there.
+    """
+    try:
+        _write_atomically(path, page(report))
+    except OSError as e:
+        raise InputError(f"--html {path}: cannot write: {e.strerror or e}") from e
 
 
 def page(report: DriftReport) -> str:

@@ -9,12 +9,11 @@ the comments. Never from the engine's own output. The tolerance of each comparis
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
+from drift_reference import EPS, close_rel, ref_bins, ref_psi
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
@@ -23,40 +22,10 @@ from mlobs_cli.drift import features
 from mlobs_cli.drift.report import FeatureDrift, NewCategory
 from mlobs_cli.drift.thresholds import DriftConfig
 
-EPS = 0.0001  # the seed's PSI floor
 CFG = DriftConfig()
 
 
 # --- references, written from the specification -------------------------------------------------------------
-
-
-def ref_bins(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[list[int], list[int]]:
-    """PSI bin counts, the slow way: one bin per distinct value of either sample when the reference has at most
-    `bins` distinct values; else interior edges np.quantile(ref, i/bins), duplicates collapsed, and x in the first
-    bin whose upper edge is >= x (bisect_left), the outer bins open."""
-    if len(set(ref.tolist())) <= bins:
-        values = sorted(set(ref.tolist()) | set(cur.tolist()))
-        rc, cc = Counter(ref.tolist()), Counter(cur.tolist())
-        return [rc[v] for v in values], [cc[v] for v in values]
-    edges = sorted(set(np.quantile(ref, [i / bins for i in range(1, bins)]).tolist()))
-
-    def count(sample: np.ndarray) -> list[int]:
-        out = [0] * (len(edges) + 1)
-        for x in sample.tolist():
-            out[bisect.bisect_left(edges, x)] += 1
-        return out
-
-    return count(ref), count(cur)
-
-
-def ref_psi(ref_counts, cur_counts, eps: float = EPS) -> float:
-    """Natural log, every proportion floored at eps, not renormalised."""
-    nr, nc = sum(ref_counts), sum(cur_counts)
-    total = 0.0
-    for r, c in zip(ref_counts, cur_counts):
-        p, q = max(r / nr, eps), max(c / nc, eps)
-        total += (q - p) * math.log(q / p)
-    return total
 
 
 def ref_js(ref_counts, cur_counts) -> float:
@@ -73,11 +42,6 @@ def ref_categories(ref: dict[str, int], cur: dict[str, int], max_categories: int
     r = [ref[k] for k in kept] + [sum(v for k, v in ref.items() if k not in kept)]
     c = [cur.get(k, 0) for k in kept] + [sum(v for k, v in cur.items() if k not in kept)]
     return [*kept, "__other__"], r, c
-
-
-def close_rel(actual: float, expected: float, rel: float) -> bool:
-    """Relative closeness, symmetric; two zeros are close."""
-    return actual == expected or abs(actual - expected) <= rel * max(abs(actual), abs(expected))
 
 
 def counts(mapping: dict[str, int], missing: int = 0) -> CategoryCounts:
