@@ -43,7 +43,11 @@ def _check(request: Request, settings: Settings) -> None:
 def run(request: Request, settings: Settings, progress: Progress | None = None) -> DriftReport:
     _check(request, settings)
     with samples.open_samples(request.reference, request.current) as (ref, cur):
-        report = compare(ref, cur, request.selection, settings.drift, progress)
+        try:
+            report = compare(ref, cur, request.selection, settings.drift, progress)
+        except MemoryError:
+            raise InputError(f"not enough memory for one column pair of {ref.rows:,} and {cur.rows:,} rows: "
+                             "compare a sample of the inputs (README: Limits)") from None
     missing = [name for name in request.plot if report.feature(name) is None]
     if missing:
         raise InputError(f"--plot {missing[0]}: not a compared feature")

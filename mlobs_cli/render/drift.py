@@ -60,21 +60,42 @@ def samples_line(report: DriftReport) -> str:
     return f"reference {ref.source} ({ref.rows:,} rows)  →  current {cur.source} ({cur.rows:,} rows)"
 
 
+# Columns in the order shown; on a narrow terminal the ones with the highest drop rank go first, rather than
+# every column shrinking to "…". p is KS's for numbers and chi-square's for categories; all are in -o json.
+COLUMNS = [("Feature", "left", 0), ("Kind", "left", 3), ("Status", "left", 0), ("PSI", "left", 0),
+           ("KS", "right", 0), ("p", "right", 0), ("JS", "right", 5), ("W/σ", "right", 4), ("Shift", "left", 1),
+           ("Missing", "right", 2)]
+
+
+def _cells(f: FeatureDrift, report: DriftReport) -> list:
+    label, style = STATUS_STYLE[f.status]
+    p = f.ks_pvalue if f.kind == "numerical" else f.chi2_pvalue
+    return [f.name, f.kind[:3], Text(label + (f" ({f.severity})" if f.alert else ""), style=style),
+            _psi_cell(f, report), fmt_number(f.ks_stat), fmt_pvalue(p), fmt_number(f.js_divergence),
+            fmt_number(f.wasserstein_norm), shift_text(f), f"{f.missing_ref:.0%}→{f.missing_cur:.0%}"]
+
+
+def _fitting_columns(rows: list[list], width: int) -> list[int]:
+    """Indexes of the columns to show: all that fit in `width`, dropping by rank."""
+    widths = [max(len(COLUMNS[i][0]), *(len(str(r[i])) for r in rows)) + 2 for i in range(len(COLUMNS))]
+    shown = list(range(len(COLUMNS)))
+    for i in sorted(range(len(COLUMNS)), key=lambda i: -COLUMNS[i][2]):
+        if sum(widths[j] for j in shown) <= width or COLUMNS[i][2] == 0:
+            break
+        shown.remove(i)
+    return shown
+
+
 def table(report: DriftReport, console: Console) -> None:
     console.print(samples_line(report), markup=False)
+    rows = [_cells(f, report) for f in report.features]
+    shown = _fitting_columns(rows, console.width)
     t = Table(box=None, pad_edge=False, header_style="bold")
-    # p is KS's for numbers and chi-square's for categories; both are in -o json
-    for name, justify in [("Feature", "left"), ("Kind", "left"), ("Status", "left"), ("PSI", "left"),
-                          ("KS", "right"), ("p", "right"), ("JS", "right"), ("W/σ", "right"),
-                          ("Shift", "left"), ("Missing", "right")]:
+    for i in shown:
+        name, justify, _ = COLUMNS[i]
         t.add_column(name, justify=justify, no_wrap=True)
-    for f in report.features:
-        label, style = STATUS_STYLE[f.status]
-        status = Text(label + (f" ({f.severity})" if f.alert else ""), style=style)
-        p = f.ks_pvalue if f.kind == "numerical" else f.chi2_pvalue
-        t.add_row(f.name, f.kind[:3], status, _psi_cell(f, report), fmt_number(f.ks_stat), fmt_pvalue(p),
-                  fmt_number(f.js_divergence), fmt_number(f.wasserstein_norm), shift_text(f),
-                  f"{f.missing_ref:.0%}→{f.missing_cur:.0%}")
+    for row in rows:
+        t.add_row(*(row[i] for i in shown))
     console.print(t)
     console.print(summary(report), markup=False)
     for f in report.features:

@@ -254,3 +254,14 @@ def test_thresholds_come_from_the_config(cli, tmp_path):
     assert report["alerts"] == [] and report["thresholds"]["psi_alert"] == 5
     env_wins = cli.json("drift", "compare", *WEATHER, "--config", config, env={"MLOBS_DRIFT_PSI_ALERT": "0.2"})
     assert [a["feature"] for a in env_wins["alerts"]] == ["weather", "temp_max"]
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_table_fits_the_terminal_by_dropping_columns_not_squeezing_them(cli, width):
+    result = cli("drift", "compare", *WEATHER, env={"COLUMNS": str(width)})
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Feature"))
+    table = lines[start:start + 6]
+    assert all(len(line.rstrip()) <= width for line in table)
+    assert "…" not in "\n".join(table)
+    assert table[0].split()[:3] == ["Feature", "Kind", "Status"] or table[0].split()[:2] == ["Feature", "Status"]
