@@ -9,9 +9,10 @@ import typer
 from typer.core import TyperGroup
 
 from mlobs_cli import __version__, render
+from mlobs_cli.commands import alerts as alerts_cmd
 from mlobs_cli.commands import config as config_cmd
 from mlobs_cli.commands import drift as drift_cmd
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, state
+from mlobs_cli.commands.options import AnyOutputOpt, ConfigOpt, DebugOpt, state
 from mlobs_cli.errors import ExitCode, MlobsError
 
 
@@ -38,6 +39,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(drift_cmd.app, name="drift")
+app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 
 
@@ -50,7 +52,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    output: OutputOpt = None,
+    output: AnyOutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
     version: Annotated[

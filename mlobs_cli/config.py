@@ -19,7 +19,7 @@ import yaml
 from mlobs_cli.drift.thresholds import DriftConfig
 from mlobs_cli.errors import ConfigError
 
-OUTPUT_FORMATS = ("table", "json", "csv", "markdown")
+OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "github", "sarif", "junit")  # the last 3: alerts validate
 
 
 @dataclass(frozen=True, slots=True)

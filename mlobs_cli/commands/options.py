@@ -10,18 +10,47 @@ from typing import Annotated, Any
 import typer
 
 from mlobs_cli import config as cfg
+from mlobs_cli.errors import InputError
 
 
 class OutputFormat(str, Enum):
+    """The formats every command writes."""
+
     table = "table"
     json = "json"
     csv = "csv"
     markdown = "markdown"
 
 
+class LintFormat(str, Enum):
+    """`alerts validate` also writes the formats CI systems read. A command's own -o lists only what it writes;
+    the -o before the subcommand takes every format, and `settings()` refuses one the command does not write."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    github = "github"
+    sarif = "sarif"
+    junit = "junit"
+
+
+BASIC_FORMATS = tuple(f.value for f in OutputFormat)
+LINT_FORMATS = tuple(f.value for f in LintFormat)
+
 OutputOpt = Annotated[
     OutputFormat | None,
     typer.Option("--output", "-o", help="Output format [env: MLOBS_OUTPUT] [default: table]", show_default=False),
+]
+LintOutputOpt = Annotated[
+    LintFormat | None,
+    typer.Option("--output", "-o", help="Output format; github: workflow commands (annotations), sarif: SARIF "
+                 "2.1.0, junit: JUnit XML [env: MLOBS_OUTPUT] [default: table]", show_default=False),
+]
+AnyOutputOpt = Annotated[
+    LintFormat | None,
+    typer.Option("--output", "-o", help="Output format; github, sarif and junit only for `alerts validate` "
+                 "[env: MLOBS_OUTPUT] [default: table]", show_default=False),
 ]
 ConfigOpt = Annotated[
     str | None,
@@ -35,7 +64,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
 class AppState:
     """The options given before the subcommand; those after it win."""
 
-    output: OutputFormat | None = None
+    output: LintFormat | None = None
     config: str | None = None
     debug: bool = False
 
@@ -52,11 +81,21 @@ def split_list(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
 
 
-def settings(ctx: typer.Context, *, output: OutputFormat | None, config: str | None, debug: bool,
-             **flags: Any) -> cfg.Settings:
-    """Settings for this run. `flags` maps config keys (`drift.bins`) to flag values, None when not given."""
+def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, config: str | None, debug: bool,
+             formats: tuple[str, ...] | None = BASIC_FORMATS, **flags: Any) -> cfg.Settings:
+    """Settings for this run. `flags` maps config keys (`drift.bins`) to flag values, None when not given.
+
+    `formats` are the output formats the command writes (None: it ignores -o); any other, from -o before the
+    subcommand, MLOBS_OUTPUT or the config file, is an InputError.
+    """
     app = state(ctx)
     app.debug = app.debug or debug
     chosen = output or app.output
-    return cfg.resolve({"output": chosen.value if chosen else None, **flags}, config=config or app.config,
-                       debug=app.debug)
+    resolved = cfg.resolve({"output": chosen.value if chosen else None, **flags}, config=config or app.config,
+                           debug=app.debug)
+    if formats is not None and resolved.output not in formats:
+        value = resolved.output
+        given = {"env": f"MLOBS_OUTPUT={value}", "file": f"output: {value} in {resolved.config_file}"}
+        raise InputError(f"{given.get(resolved.sources['output'], f'-o {value}')} is for `alerts validate`; "
+                         f"this command writes {', '.join(formats)}")
+    return resolved

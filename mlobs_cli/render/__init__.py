@@ -66,8 +66,17 @@ def warn(message: str) -> None:
 
 def emit(result: Result, fmt: str) -> None:
     """Write a result to stdout in the format the user chose; what made it incomplete also goes to stderr."""
+    from mlobs_cli.render import lint as lint_view
+
     for e in result.errors:
         warn(f"{e.backend}: {e.message}")
+    if lint_view.handles(result):
+        if fmt != "table":  # the table lists them itself; the machine formats keep stdout for the machine
+            for fe in result.file_errors:
+                warn(f"{fe.path}: {fe.message}")
+        if fmt in lint_view.CI_FORMATS:
+            sys.stdout.write(lint_view.ci_format(result, fmt))
+            return
     if fmt == "json":
         sys.stdout.write(to_json(result) + "\n")
     elif fmt == "csv":
@@ -112,14 +121,19 @@ def _plain(value: Any) -> str:
 
 def _markdown(result: Result) -> str:
     from mlobs_cli.render import drift as drift_view
+    from mlobs_cli.render import lint as lint_view
 
+    lint = lint_view.handles(result)
     header = drift_view.markdown_header(result) if drift_view.handles(result) else ""
+    header = lint_view.markdown_header(result) if lint else header
     lines = ["| " + " | ".join(result.columns) + " |", "|" + "---|" * len(result.columns)]
     for row in result.rows():
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    findings = [f"- **{f.subject}** ({f.severity}): {f.message}" for f in result.findings]
+    # a lint report's rows are its findings already
+    findings = [] if lint else [f"- **{f.subject}** ({f.severity}): {f.message}" for f in result.findings]
     errors = [f"- {e.backend}: {e.message}" for e in result.errors]
-    parts = [header, "\n".join(lines), "\n".join(findings), "\n".join(errors)]
+    footer = lint_view.markdown_footer(result) if lint else ""
+    parts = [header, "\n".join(lines), "\n".join(findings), "\n".join(errors), footer]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -128,15 +142,19 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return str(value).replace("|", "\\|").replace("\n", " ")  # a newline would end the table row
 
 
 def _table(result: Result) -> None:
     from mlobs_cli.render import drift as drift_view
+    from mlobs_cli.render import lint as lint_view
 
     console = stdout_console()
     if drift_view.handles(result):
         drift_view.table(result, console)
+        return
+    if lint_view.handles(result):
+        lint_view.table(result, console)
         return
     table = Table(*result.columns, box=None, pad_edge=False)
     for row in result.rows():

@@ -7,7 +7,7 @@ import pytest
 from mlobs_cli import __version__
 from mlobs_cli.app import app
 
-COMMANDS = [["drift", "compare"], ["config", "show"], []]
+COMMANDS = [["drift", "compare"], ["alerts", "validate"], ["alerts", "convert"], ["config", "show"], []]
 
 
 def test_every_command_is_listed_here():

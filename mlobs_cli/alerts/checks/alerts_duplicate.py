@@ -1,0 +1,48 @@
+"""alerts/duplicate: the same rule twice in a file (same name, labels and equivalent expression)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mlobs_cli.alerts import promql
+from mlobs_cli.alerts.base import Check, Context, Problem, Rule, RuleFile, Severity
+
+
+def rule_key(rule: Rule) -> tuple:
+    """What makes two rules the same: kind, name, static labels, and the expression up to formatting."""
+    labels = tuple(sorted((str(k), str(v)) for k, v in (rule.labels or {}).items()))
+    return rule.kind, rule.name, labels, promql.canonical(rule.expr or "")
+
+
+class AlertDuplicate(Check):
+    """What it checks: two rules of one file (in any of its groups) with the same kind and name, the same labels
+    and an equivalent expression: the same PromQL once parsed, so whitespace, line breaks and `sum(x) by (a)`
+    versus `sum by (a) (x)` do not matter. Rules that share a name but select different series (different
+    matchers, thresholds or labels) are not duplicates: promtool's duplicate lint reports those too, a false
+    positive (kube-prometheus records one name four times with disjoint `code` selectors).
+
+    Why it matters: a duplicated alert sends every notification twice, and a duplicated recording rule writes the
+    same series twice, which Prometheus rejects as duplicate samples; usually one copy was meant to be changed.
+
+    Example: the same `- alert: HighErrorRate` block pasted in two groups of one file.
+
+    How to fix: delete one copy, or change what differs (its expression or labels) if both are meant.
+    """
+
+    NAME = "alerts/duplicate"
+    SEVERITY = Severity.WARNING
+
+    def check_file(self, file: RuleFile, ctx: Context) -> Iterable[Problem]:
+        first: dict[tuple, Rule] = {}
+        for rule in file.rules:
+            key = rule_key(rule)
+            if key in first:
+                original = first[key]
+                yield self.problem(f"{rule.kind} `{rule.name}` duplicates the rule at line {original.line} (group "
+                                   f"`{original.group}`): same labels and expression; remove one copy",
+                                   rule.line, rule.name)
+            else:
+                first[key] = rule
+
+
+CHECK = AlertDuplicate()

@@ -1,0 +1,97 @@
+"""`mlobs alerts`: lint Prometheus alert rules offline, and convert the seed's shorthand to a rule file."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlobs_cli import catalogue, render
+from mlobs_cli.commands.options import LINT_FORMATS, ConfigOpt, DebugOpt, LintOutputOpt, settings
+from mlobs_cli.errors import InputError
+
+app = typer.Typer(help="Lint alert rules; convert the seed's alert shorthand.",
+                  no_args_is_help=True)
+
+
+class Level(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Rule files, or directories searched "
+                     "recursively for .yml and .yaml files.", show_default=False)],
+    fail_on: Annotated[Level, typer.Option(help="Exit 1 on a finding at or above this severity.")] = Level.error,
+    min_severity: Annotated[Level, typer.Option(help="Show only findings at or above this severity (the exit "
+                            "code still follows --fail-on).")] = Level.info,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when there are findings (2 for a "
+                         "file that cannot be read still stands).")] = False,
+    catalog: Annotated[str | None, typer.Option(metavar="FILE", help="More metrics, in the format of the "
+                       "built-in catalogue (mlobs_cli/catalogue/metrics.yaml); an entry replaces the built-in "
+                       "one of the same name.", show_default=False)] = None,
+    output: LintOutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Find the alert rules that cannot load, never fire, or fire wrong, without a Prometheus server.
+
+    Reads Prometheus rule files, Kubernetes PrometheusRule manifests, Thanos ruler files and the seed's `alerts:`
+    shorthand, and runs every check (see docs/checks/) with the metrics catalogue: PromQL syntax, histogram and
+    counter misuse, vector matching, template labels the expression drops, the escalation policy. Exit 1 on a
+    finding at or above --fail-on, 2 when a file cannot be read or parsed (the other files are still checked).
+
+    Example:
+
+        mlobs alerts validate rules/ -o github --fail-on warning
+    """
+    s = settings(ctx, output=output, config=config, debug=debug, formats=LINT_FORMATS)
+    from mlobs_cli.alerts import base  # the checks load only when a lint runs
+    from mlobs_cli.alerts import validate as lint
+
+    cat = catalogue.merged(catalogue.load(), catalogue.load_file(catalog)) if catalog else catalogue.load()
+    report = lint.validate(paths, base.Context(cat))
+    render.emit(report.shown(base.Severity[min_severity.name.upper()]), s.output)
+    raise typer.Exit(int(report.exit_code(base.Severity[fail_on.name.upper()], exit_zero)))
+
+
+@app.command()
+def convert(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A file in the seed's shorthand (`alerts:` list).",
+                    show_default=False)],
+    output_file: Annotated[Path | None, typer.Option("--output-file", metavar="FILE", dir_okay=False,
+                           help="Write the rule file here instead of stdout (never over FILE).",
+                           show_default=False)] = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the seed's alert shorthand as a Prometheus rule file that `promtool check rules` accepts.
+
+    The shorthand (an `alerts:` list of name, expr, for, severity, labels, annotations) becomes a `groups:` file
+    of alerting rules. The output is always that YAML, so -o does not apply here.
+
+    Example:
+
+        mlobs alerts convert alerts.yaml --output-file rules/alerts.rules.yml
+    """
+    settings(ctx, output=None, config=config, debug=debug, formats=None)
+    from mlobs_cli.alerts.convert import convert as to_rules
+
+    if output_file is not None and Path(file).exists() and output_file.resolve() == Path(file).resolve():
+        raise InputError(f"--output-file {output_file} is the input file: choose another path")
+    text = to_rules(file)
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output_file.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot write {output_file}: {e.strerror or e}") from e
+    render.stderr_console().print(f"wrote {output_file}", markup=False)
