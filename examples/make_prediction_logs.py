@@ -7,7 +7,7 @@ traffic at night; tenure and distance are unchanged. Deterministic: rerunning re
 
 import hashlib
 import json
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated, Any
 
@@ -76,6 +77,11 @@ def main() -> None:
     """Console entry point. An exception that is not an MlobsError is a bug: say so in one line, exit 2."""
     try:
         app(prog_name="mlobs")
+    except SystemExit:
+        # The work is done and written: spare the interpreter's final garbage collection over every object the
+        # run made (0.1 s after linting a few thousand rules).
+        gc.freeze()
+        raise
     except Exception:
         if "--debug" in sys.argv[1:]:
             raise

@@ -57,6 +57,16 @@ KEYS: dict[str, Key] = {
         Key("output", str, "table", "output format", choices=OUTPUT_FORMATS),
         Key("pushgateway.url", str, None, "Prometheus Pushgateway for `drift compare --pushgateway`", secret=True),
         Key("pushgateway.job", str, "mlobs-drift", "job label of pushed drift metrics"),
+        # Prometheus (and Thanos, Mimir, VictoriaMetrics): credentials come from here or the environment, never
+        # from a flag, which `ps` shows to every user of the machine
+        Key("prometheus.url", str, None, "Prometheus base URL (`alerts validate --prometheus`)", secret=True),
+        Key("prometheus.token", str, None, "bearer token sent to Prometheus (env or file only)", secret=True),
+        Key("prometheus.username", str, None, "basic-auth user for Prometheus (env or file only)"),
+        Key("prometheus.password", str, None, "basic-auth password for Prometheus (env or file only)", secret=True),
+        Key("prometheus.tenant", str, None, "X-Scope-OrgID header (Mimir, Cortex)"),
+        Key("prometheus.ca_file", str, None, "CA bundle to verify Prometheus' TLS certificate"),
+        Key("prometheus.insecure", bool, False, "do not verify Prometheus' TLS certificate"),
+        Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus", minimum=0.001),
         *_section("drift", DriftConfig),
     ]
 }

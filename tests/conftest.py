@@ -1,12 +1,19 @@
-"""Fixtures for every test: an isolated configuration, sample files, and the CLI."""
+"""Fixtures for every test: an isolated configuration, sample files, the CLI, and a real Prometheus."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -77,3 +84,113 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+# -- a real Prometheus, for the Prometheus client and the online lint checks ------------------------------------
+
+PROMETHEUS = "/usr/bin/prometheus"  # Debian's package `prometheus` (2.42), with promtool; scripts/test installs it
+PROMTOOL = "/usr/bin/promtool"
+READY_TIMEOUT = 20.0
+STEP = 15.0  # seconds between samples
+RECENT = 2 * 3600.0  # the recent series cover [end - 2h, end]
+OLD_AGE = 6 * 3600.0  # `legacy_queue_depth` stopped 6 h ago: outside a 1 h lookback, inside a 12 h one
+
+
+@dataclass(frozen=True)
+class PrometheusServer:
+    url: str
+    end: float  # the last sample's time (Unix seconds), about a minute before the server started
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now: the kernel's pick."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port of 127.0.0.1 where a connection is refused."""
+    return free_port()
+
+
+def _series() -> list[tuple[str, dict[str, str]]]:
+    series = []
+    for model in ("llm-7b", "resnet50"):
+        for version in ("v1", "v2"):
+            for status in ("200", "500"):
+                series.append(("inference_requests_total", {"model": model, "version": version, "status": status}))
+            for le in ("0.05", "0.1", "0.5", "+Inf"):
+                series.append(("inference_latency_seconds_bucket", {"model": model, "version": version, "le": le}))
+        for feature in ("age", "income", "region"):
+            series.append(("feature_psi", {"model": model, "feature": feature}))
+        # outside the metrics catalogue: only the server knows its labels
+        series.append(("tokenizer_cache_hits_total", {"model": model, "cache": "l1"}))
+    return series
+
+
+def openmetrics(end: float) -> str:
+    """The backfilled history: every series sampled every 15 s over the 2 h before `end` (seconds, not ms), each
+    series written whole in increasing time (promtool drops out-of-order samples silently), then `# EOF`."""
+    lines = []
+    steps = int(RECENT / STEP)
+    for i, (name, labels) in enumerate(_series()):
+        text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for n in range(steps + 1):
+            t = end - (steps - n) * STEP
+            value = float(n * (i + 1)) if name != "feature_psi" else 0.05 + 0.01 * (i % 5)
+            lines.append(f"{name}{{{text}}} {value} {t:.3f}")
+    for n in range(20):  # a metric that stopped being exported long ago, in a 2 h block of its own
+        lines.append(f'legacy_queue_depth{{model="llm-7b"}} {n} {end - OLD_AGE - (20 - n) * STEP:.3f}')
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """A Prometheus started for this test session on 127.0.0.1 over backfilled data; stopped by its PID."""
+    missing = [b for b in (PROMETHEUS, PROMTOOL) if not os.access(b, os.X_OK)]
+    if missing:
+        reason = f"{missing[0]} not installed (apt-get install prometheus, or run ./scripts/test)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it: a missing binary there is a broken install, not a skip
+        pytest.skip(reason)
+    root = tmp_path_factory.mktemp("prometheus")
+    end = time.time() - 60  # never past now: the server would discard nothing, but "last 1h" must include it
+    (root / "data.om").write_text(openmetrics(end), encoding="utf-8")
+    data = root / "data"
+    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(root / "data.om"),
+                    str(data)], check=True, capture_output=True, timeout=120)
+    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "stderr.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([PROMETHEUS, f"--config.file={root / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
+                                 "--storage.tsdb.retention.time=100y", "--log.level=warn"],
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        _wait_ready(proc, url, log)
+        yield PrometheusServer(url, end)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"prometheus exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.05)
+    pytest.fail(f"prometheus not ready after {READY_TIMEOUT} s:\n{log.read_text(errors='replace')}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from mlobs_cli.catalogue import Catalogue
 
@@ -34,7 +34,7 @@ class Rule:
     group: str
     line: int  # first line of the rule, 1-based
     expr_line: int  # line of `expr:` (or of the rule when expr is missing)
-    keys: Mapping[str, int]  # every key of the rule mapping -> its line
+    keys: Mapping[str, int]  # every key of the rule (and `labels.x`, `annotations.x`) -> its line
     for_: str | None = None
     keep_firing_for: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -42,6 +42,9 @@ class Rule:
     disabled: frozenset[str] = frozenset()  # checks silenced on this rule by `# mlobs: disable=...`
 
     def line_of(self, key: str) -> int:
+        """Line of a key (`expr`, or nested: `annotations.summary`), else of its parent key, else of the rule."""
+        while key not in self.keys and "." in key:
+            key = key.rsplit(".", 1)[0]
         return self.keys.get(key, self.line)
 
 
@@ -81,11 +84,48 @@ class RuleFile:
         return (r for g in self.groups for r in g.rules)
 
 
+class SeriesUnavailable(Exception):
+    """The server behind a SeriesSource cannot be asked. `first` is True only the first time a source raises it,
+    so that a run reports an unreachable server once, not once per rule or file."""
+
+    def __init__(self, message: str, first: bool) -> None:
+        super().__init__(message)
+        self.first = first
+
+
+class SeriesSource(Protocol):
+    """Which series a Prometheus server holds over a recent window: what the online checks ask
+    (`alerts validate --prometheus`). Checks see only this protocol, never an HTTP client;
+    `mlobs_cli.alerts.online.ServerSeries` implements it. Answers are cached for the run.
+    """
+
+    lookback: str  # the window, as the user wrote it ("1h"), for messages
+    strict: bool  # --strict: an unreachable server is an error finding, not a warning
+
+    def existing(self, metrics: Collection[str]) -> frozenset[str]:
+        """Those of `metrics` that have at least one series in the window (one request for many names).
+
+        Raises:
+            SeriesUnavailable: The server cannot be asked (then every later call raises it too, without trying).
+        """
+        ...
+
+    def label_names(self, metric: str) -> frozenset[str]:
+        """The label names any series of `metric` carries in the window (`__name__` included).
+
+        Raises:
+            SeriesUnavailable: As `existing`.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What checks may consult besides the rule: the metrics catalogue (built-in plus --catalog)."""
+    """What checks may consult besides the rule: the metrics catalogue (built-in plus --catalog) and, with
+    `--prometheus`, the series the server holds (None offline: the online checks then report nothing)."""
 
     catalogue: Catalogue
+    series: SeriesSource | None = None
 
 
 class Check:

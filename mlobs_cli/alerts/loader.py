@@ -55,6 +55,7 @@ RECORD_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 DISABLE = re.compile(r"#\s*mlobs:\s*disable\s*=\s*([A-Za-z0-9_/\-]+(?:\s*,\s*[A-Za-z0-9_/\-]+)*)")
 LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")  # the line breaks of LINE_BREAK besides \n
 
 FILE_KEYS = frozenset({"groups"})
 MANIFEST_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec"})
@@ -83,7 +84,8 @@ def load(path: str) -> RuleFile:
         raise RuleFileError(_yaml_error(e, text)) from None
     except RecursionError:
         raise RuleFileError("YAML nested too deeply") from None
-    lines = tuple(LINE_BREAK.split(text))
+    # The regular expression is slow on big files; most files break lines with \n alone.
+    lines = tuple(LINE_BREAK.split(text) if any(c in text for c in OTHER_BREAKS) else text.split("\n"))
     if lines and lines[-1] == "":
         lines = lines[:-1]
     return _Reader(path, lines).read(documents)
@@ -177,20 +179,25 @@ class _Reader:
                 continue
             seen_nodes.add(id(node))
             if isinstance(node, MappingNode):
-                first: dict[str, Node] = {}
-                for k, v in node.value:
-                    if isinstance(k, ScalarNode) and k.value != "<<":
-                        if k.value in first:
-                            self.problems.append(Problem(
-                                DUPLICATE_KEY, Severity.ERROR,
-                                f"duplicate key {k.value!r} (first at line {_line(first[k.value])}): "
-                                "PyYAML keeps the last value silently, Prometheus refuses the file",
-                                _line(k), _column(k)))
-                        else:
-                            first[k.value] = k
-                    stack.append(v)
+                keys = [k.value for k, _ in node.value if isinstance(k, ScalarNode) and k.value != "<<"]
+                if len(set(keys)) < len(keys):  # rare: only then find which keys, key by key
+                    self.report_duplicate_keys(node)
+                stack += [v for _, v in node.value if not isinstance(v, ScalarNode)]  # a scalar holds no keys
             elif isinstance(node, SequenceNode):
-                stack.extend(node.value)
+                stack += [v for v in node.value if not isinstance(v, ScalarNode)]
+
+    def report_duplicate_keys(self, node: MappingNode) -> None:
+        first: dict[str, Node] = {}
+        for k, _ in node.value:
+            if isinstance(k, ScalarNode) and k.value != "<<":
+                if k.value in first:
+                    self.problems.append(Problem(
+                        DUPLICATE_KEY, Severity.ERROR,
+                        f"duplicate key {k.value!r} (first at line {_line(first[k.value])}): "
+                        "PyYAML keeps the last value silently, Prometheus refuses the file",
+                        _line(k), _column(k)))
+                else:
+                    first[k.value] = k
 
     # -- the file -------------------------------------------------------------------------------------------
     def read(self, documents: list[Node]) -> RuleFile:
@@ -231,9 +238,10 @@ class _Reader:
         if form is None and skipped_objects and not self.problems:
             self.structure("no PrometheusRule among the Kubernetes objects of this file: not a rule file", 1)
         self.assign_duplicates_to_rules()
-        groups = self.apply_disables(groups)
+        comments = self.disable_comments()
+        groups = self.apply_disables(groups, comments)
         first_group = min((g.line for g in groups), default=len(self.lines) + 1)
-        file_disabled = frozenset(n for line, names in self.disable_comments().items() if line < first_group
+        file_disabled = frozenset(n for line, names in comments.items() if line < first_group
                                   for n in names)
         problems = sorted(self.problems, key=lambda p: (p.line, p.column or 0, p.check))
         return RuleFile(self.path, form or "prometheus", tuple(groups), tuple(problems), file_disabled, self.lines)
@@ -360,8 +368,11 @@ class _Reader:
         expr_line = _line(pairs["expr"][0]) if "expr" in pairs else line
         for_ = self.text(pairs["for"][1], "`for`", name) if "for" in pairs else None
         keep = self.text(pairs["keep_firing_for"][1], "`keep_firing_for`", name) if "keep_firing_for" in pairs else None
-        return Rule(kind, name, expr or "", group, line, expr_line,
-                    {k: _line(kn) for k, (kn, _) in pairs.items()}, for_, keep, labels, annotations)
+        keys = {k: _line(kn) for k, (kn, _) in pairs.items()}
+        for section in ("labels", "annotations"):  # `annotations.summary`: findings point at the very line
+            if section in pairs and isinstance(pairs[section][1], MappingNode):
+                keys.update({f"{section}.{k}": _line(kn) for k, (kn, _) in _pairs(pairs[section][1]).items()})
+        return Rule(kind, name, expr or "", group, line, expr_line, keys, for_, keep, labels, annotations)
 
     def string_map(self, node: Node, what: str, rule: str | None, strict_values: bool = True) -> dict[str, str]:
         """Labels or annotations: a mapping of valid names to strings. A YAML number or boolean keeps its text."""
@@ -425,8 +436,7 @@ class _Reader:
                     found[number] = frozenset(n.strip() for n in m.group(1).split(","))
         return found
 
-    def apply_disables(self, groups: list[Group]) -> list[Group]:
-        comments = self.disable_comments()
+    def apply_disables(self, groups: list[Group], comments: dict[int, frozenset[str]]) -> list[Group]:
         if not comments:
             return groups
         result = []

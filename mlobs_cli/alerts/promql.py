@@ -26,7 +26,8 @@ The semantics follow Prometheus's engine (promql/engine.go):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -82,25 +83,50 @@ def op_name(node: Any) -> str:
     return str(node.op).strip().lower()
 
 
+# The children of each kind of node, looked up by exact type (promql-parser's classes cannot be subclassed): one
+# dict lookup instead of a chain of isinstance tests, on every node of every expression.
+_CHILDREN: dict[type, Callable[[Any], Sequence[Any]]] = {
+    pp.BinaryExpr: operator.attrgetter("lhs", "rhs"),
+    pp.ParenExpr: lambda node: (node.expr,),
+    pp.UnaryExpr: lambda node: (node.expr,),
+    pp.SubqueryExpr: lambda node: (node.expr,),
+    pp.AggregateExpr: lambda node: (node.expr,) if node.param is None else (node.param, node.expr),
+    pp.Call: lambda node: node.args,
+    pp.MatrixSelector: lambda node: (node.vector_selector,),
+}
+
+
 def children(node: Any) -> list[Any]:
-    if isinstance(node, pp.BinaryExpr):
-        return [node.lhs, node.rhs]
-    if isinstance(node, (pp.ParenExpr, pp.UnaryExpr, pp.SubqueryExpr)):
-        return [node.expr]
-    if isinstance(node, pp.AggregateExpr):
-        return [node.param, node.expr] if node.param is not None else [node.expr]
-    if isinstance(node, pp.Call):
-        return list(node.args)
-    if isinstance(node, pp.MatrixSelector):
-        return [node.vector_selector]
-    return []
+    get = _CHILDREN.get(type(node))
+    return [] if get is None else list(get(node))
 
 
-def walk(node: Any, parents: tuple[Any, ...] = ()) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+# Several checks walk every rule's AST: remember each walk, held with its node like the label cache below.
+_WALKS: dict[int, tuple[Any, tuple[tuple[Any, tuple[Any, ...]], ...]]] = {}
+_WALKS_MAX = 50_000
+
+
+def walk(node: Any) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
     """Every node under `node` (pre-order) with its ancestors, outermost first."""
-    yield node, parents
-    for child in children(node):
-        yield from walk(child, (*parents, node))
+    hit = _WALKS.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    found: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def visit(current: Any, parents: tuple[Any, ...]) -> None:
+        found.append((current, parents))
+        get = _CHILDREN.get(type(current))
+        if get is not None:
+            below = (*parents, current)
+            for child in get(current):
+                visit(child, below)
+
+    visit(node, ())
+    if len(_WALKS) >= _WALKS_MAX:
+        _WALKS.clear()
+    result = tuple(found)
+    _WALKS[id(node)] = (node, result)
+    return result
 
 
 def strip_parens(node: Any) -> Any:
@@ -197,14 +223,15 @@ NOTHING = LabelSet()  # a vector whose series carry no labels at all
 
 # Every check asks for the labels of the same subtrees: remember them per node. promql-parser hands out the same
 # Python object for a node on every access; each entry holds the node (and catalogue), so an id cannot be reused
-# while its entry lives. Bounded, for a linter run over very many rules.
-_LABELS: dict[tuple[int, int], tuple[Any, Catalogue, LabelSet]] = {}
+# while its entry lives. One entry per node, for the catalogue last asked about (a run has one). Bounded, for a
+# linter run over very many rules.
+_LABELS: dict[int, tuple[Any, Catalogue, LabelSet]] = {}
 _LABELS_MAX = 200_000
 
 
 def output_labels(node: Any, catalogue: Catalogue) -> LabelSet:
     """The labels the result of `node` carries (see the module docstring for the rules)."""
-    key = (id(node), id(catalogue))
+    key = id(node)
     hit = _LABELS.get(key)
     if hit is not None and hit[0] is node and hit[1] is catalogue:
         return hit[2]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +17,10 @@ from mlobs_cli.alerts.registry import all_checks
 from mlobs_cli.errors import ExitCode, InputError
 
 RULE_SUFFIXES = (".yml", ".yaml")
+# Below this many files per process, forking a worker and sending its results (the RuleFiles, pickled) back costs
+# more than it saves.
+FILES_PER_PROCESS = 50
+FILE_COST = 2000  # what reading and checking any file costs besides its size, in bytes of rules (see _cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,31 +95,117 @@ def validate(paths: Sequence[str], ctx: Context, checks: Iterable[Check] | None 
     if not files_to_read:
         raise InputError(f"no .yml or .yaml file under {', '.join(paths)}")
     chosen = tuple(checks if checks is not None else all_checks())
+    with _collector_paused():
+        files, findings, file_errors = _lint_in_parallel(files_to_read, ctx, chosen)
+    findings.sort(key=lambda f: (f.path, f.line, f.column or 0, f.check))
+    return LintReport(tuple(files), tuple(findings), tuple(file_errors), sum(1 for f in files for _ in f.rules))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Linting allocates a great many objects that live on in the report (YAML nodes, rules, ASTs, findings) and
+    next to no reference cycles, so the garbage collector's passes over them find nothing and take about a tenth
+    of the time: pause it meanwhile (forked workers inherit the pause)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_Linted = tuple[list[RuleFile], list[LintFinding], list[FileError]]
+
+
+def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
+    """Read and lint each file: the files read, their findings, and the files that could not be read, in order."""
     files, findings, file_errors = [], [], []
-    for path in files_to_read:
+    for path in paths:
         try:
             rule_file = loader.load(path)
         except loader.RuleFileError as e:
             file_errors.append(FileError(path, str(e)))
             continue
         files.append(rule_file)
-        findings += _lint(rule_file, ctx, chosen)
-    findings.sort(key=lambda f: (f.path, f.line, f.column or 0, f.check))
-    return LintReport(tuple(files), tuple(findings), tuple(file_errors), sum(1 for f in files for _ in f.rules))
+        findings += _lint(rule_file, ctx, checks)
+    return files, findings, file_errors
+
+
+def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
+    """`_lint_paths(paths, ...)`, using every core when there are enough files, with the same result.
+
+    The paths are cut into contiguous parts of about equal size; this process lints the first part while forked
+    workers lint the others, and the parts are joined in order, so files, findings and file errors come out as
+    one process would give them. Fork, not spawn: a worker starts with the imports, the catalogue and the checks
+    already loaded, and gets `ctx` and `checks` without pickling. A worker's exception is raised here by
+    `Future.result()`, after any exception from an earlier part, as one process would raise it.
+    """
+    processes = min(os.cpu_count() or 1, len(paths) // FILES_PER_PROCESS)
+    # The online checks share one server's answers across files, and report an unreachable server once per run:
+    # state one process must hold.
+    if processes < 2 or ctx.series is not None or "fork" not in multiprocessing.get_all_start_methods():
+        return _lint_paths(paths, ctx, checks)
+    first, *others = _split(paths, processes)
+    with ProcessPoolExecutor(len(others), mp_context=multiprocessing.get_context("fork"),
+                             initializer=_start_worker, initargs=(ctx, checks)) as pool:
+        futures = [pool.submit(_lint_in_worker, part) for part in others]
+        results = [_lint_paths(first, ctx, checks), *(f.result() for f in futures)]
+    files, findings, file_errors = [], [], []
+    for part_files, part_findings, part_errors in results:
+        files += part_files
+        findings += part_findings
+        file_errors += part_errors
+    return files, findings, file_errors
+
+
+def _split(paths: list[str], parts: int) -> list[list[str]]:
+    """`paths` cut into `parts` contiguous lists that take about as long to lint."""
+    costs = [_cost(p) for p in paths]
+    total = sum(costs)
+    result: list[list[str]] = [[] for _ in range(parts)]
+    done = 0
+    for path, cost in zip(paths, costs, strict=True):
+        result[min(int((done + cost / 2) * parts / total), parts - 1)].append(path)  # where its middle falls
+        done += cost
+    return result
+
+
+def _cost(path: str) -> int:
+    """The time to lint a file, in bytes: measured on the corpus, about 0.4 ms per KB plus 0.7 ms per file."""
+    try:
+        return FILE_COST + os.path.getsize(path)
+    except OSError:  # the loader reports it
+        return FILE_COST
+
+
+# What a forked worker lints with, set once when it starts (from the parent's memory, not pickled).
+_worker_job: tuple[Context, tuple[Check, ...]] | None = None
+
+
+def _start_worker(ctx: Context, checks: tuple[Check, ...]) -> None:
+    global _worker_job
+    _worker_job = (ctx, checks)
+
+
+def _lint_in_worker(paths: list[str]) -> _Linted:
+    assert _worker_job is not None, "_start_worker runs first in every worker"
+    return _lint_paths(paths, *_worker_job)
 
 
 def _lint(file: RuleFile, ctx: Context, checks: tuple[Check, ...]) -> list[LintFinding]:
-    rules = {r.name: r for r in file.rules}
+    rules = tuple(file.rules)  # once, not once per check
+    by_name = {r.name: r for r in rules}
     found = []
     for check in checks:
         if check.NAME in file.disabled:
             continue
         problems = list(check.check_file(file, ctx))
-        for rule in file.rules:
+        for rule in rules:
             if check.NAME not in rule.disabled:
                 problems += check.check_rule(rule, ctx)
         for p in problems:
-            owner = rules.get(p.rule) if p.rule else None
+            owner = by_name.get(p.rule) if p.rule else None
             if owner is not None and p.check in owner.disabled:
                 continue
             found.append(LintFinding(p.check, p.severity, file.path, p.line, p.column, p.rule, p.message))

@@ -36,27 +36,44 @@ def validate(
     catalog: Annotated[str | None, typer.Option(metavar="FILE", help="More metrics, in the format of the "
                        "built-in catalogue (mlobs_cli/catalogue/metrics.yaml); an entry replaces the built-in "
                        "one of the same name.", show_default=False)] = None,
+    prometheus: Annotated[str | None, typer.Option(metavar="URL", help="Also ask this Prometheus (or Thanos, "
+                          "Mimir, VictoriaMetrics) whether each selected metric and label has series; a token goes "
+                          "in MLOBS_PROMETHEUS_TOKEN or the config file, never here [env: MLOBS_PROMETHEUS_URL]",
+                          show_default=False)] = None,
+    lookback: Annotated[str | None, typer.Option(metavar="DURATION", help="How far back --prometheus looks for "
+                        "series [default: 1h]", show_default=False)] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="A --prometheus server that cannot be reached is an "
+                      "error finding, not a warning.")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify the --prometheus server's TLS "
+                        "certificate [env: MLOBS_PROMETHEUS_INSECURE]")] = False,
     output: LintOutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Find the alert rules that cannot load, never fire, or fire wrong, without a Prometheus server.
+    """Find the alert rules that cannot load, never fire, or fire wrong: offline, or also against Prometheus.
 
     Reads Prometheus rule files, Kubernetes PrometheusRule manifests, Thanos ruler files and the seed's `alerts:`
     shorthand, and runs every check (see docs/checks/) with the metrics catalogue: PromQL syntax, histogram and
-    counter misuse, vector matching, template labels the expression drops, the escalation policy. Exit 1 on a
-    finding at or above --fail-on, 2 when a file cannot be read or parsed (the other files are still checked).
+    counter misuse, vector matching, template labels the expression drops, the escalation policy. With
+    --prometheus URL it also asks that server whether the selected metrics and labels have series in the last
+    --lookback (check promql/series); a server that cannot be reached is one warning (an error with --strict),
+    never exit 3. Exit 1 on a finding at or above --fail-on, 2 when a file cannot be read or parsed (the other
+    files are still checked).
 
     Example:
 
         mlobs alerts validate rules/ -o github --fail-on warning
     """
-    s = settings(ctx, output=output, config=config, debug=debug, formats=LINT_FORMATS)
-    from mlobs_cli.alerts import base  # the checks load only when a lint runs
+    s = settings(ctx, output=output, config=config, debug=debug, formats=LINT_FORMATS,
+                 **{"prometheus.url": prometheus, "prometheus.insecure": insecure or None})
+    from mlobs_cli.alerts import base, online  # the checks load only when a lint runs
     from mlobs_cli.alerts import validate as lint
 
     cat = catalogue.merged(catalogue.load(), catalogue.load_file(catalog)) if catalog else catalogue.load()
-    report = lint.validate(paths, base.Context(cat))
+    with online.series_source(s, lookback, strict) as series:  # None offline
+        report = lint.validate(paths, base.Context(cat, series=series))
+    for warning in series.warnings if series else ():
+        render.warn(f"prometheus: {warning}")
     render.emit(report.shown(base.Severity[min_severity.name.upper()]), s.output)
     raise typer.Exit(int(report.exit_code(base.Severity[fail_on.name.upper()], exit_zero)))
 

@@ -14,10 +14,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_VERSION = 1
 
@@ -47,11 +47,13 @@ def _width() -> int | None:
 
 
 def stdout_console() -> Console:
+    from rich.console import Console  # imported on first use: machine formats never load rich
     # rich honours NO_COLOR itself, and writes no colour when stdout is not a terminal
     return Console(width=_width(), highlight=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
     return Console(stderr=True, highlight=False)
 
 
@@ -156,6 +158,8 @@ def _table(result: Result) -> None:
     if lint_view.handles(result):
         lint_view.table(result, console)
         return
+    from rich.table import Table
+
     table = Table(*result.columns, box=None, pad_edge=False)
     for row in result.rows():
         table.add_row(*(_cell(v) for v in row))

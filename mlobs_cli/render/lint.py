@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from mlobs_cli.alerts.base import LintFinding, RuleFile, Severity
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mlobs_cli.alerts.validate import LintReport
 
 CI_FORMATS = ("github", "sarif", "junit")
@@ -71,6 +69,9 @@ def _where(f: LintFinding) -> str:
 
 
 def table(report: LintReport, console: Console) -> None:
+    from rich.table import Table  # rich only for people: -o json, github, sarif and junit start faster without it
+    from rich.text import Text
+
     """A heading per file with findings; per finding its place, severity, check, rule and message (wrapped within
     its column), and under it the offending line, unwrapped."""
     files = {f.path: f for f in report.files}

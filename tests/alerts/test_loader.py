@@ -169,7 +169,8 @@ def test_lines_of_rules_keys_and_expr(tmp_path):
     assert (group.line, group.keys) == (2, {"name": 2, "interval": 3, "rules": 4})
     alert, record = rule_file.rules
     assert (alert.line, alert.expr_line, alert.group) == (5, 6, "serving")
-    assert alert.keys == {"alert": 5, "expr": 6, "for": 7, "labels": 8, "annotations": 10}
+    assert alert.keys == {"alert": 5, "expr": 6, "for": 7, "labels": 8, "labels.severity": 9,
+                          "annotations": 10, "annotations.summary": 11}
     assert (alert.for_, alert.labels, alert.annotations) == ("5m", {"severity": "warning"}, {"summary": "slow"})
     assert (record.line, record.expr_line, record.expr) == (12, 13, "sum by (job) (rate(requests_total[5m]))")
     assert alert.line_of("labels") == 8 and alert.line_of("keep_firing_for") == 5

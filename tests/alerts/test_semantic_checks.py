@@ -204,6 +204,12 @@ TEMPLATE_CASES = [
                  id="ok-stray-closing-braces-are-text"),
     pytest.param({"description": "no template at all: 100% {"}, None, None, id="ok-plain-text"),
     pytest.param(None, {"severity": "warning", "team": "{{ $labels.model }}"}, None, id="ok-label-template"),
+    pytest.param({"summary": "Instance {{ $label.model }} down"}, None, "error", id="undefined-variable-label"),
+    pytest.param({"summary": "{{ $threshold }}"}, None, "error", id="undefined-variable"),
+    pytest.param({"summary": "{{ $t := 0.2 }}{{ $labels.model }} over {{ $t }} ({{ $externalURL }})"}, None, None,
+                 id="ok-declared-and-predefined-variables"),
+    pytest.param({"summary": '{{ range $i, $s := query "up" }}{{ $i }}{{ $s.Value }}{{ end }}'}, None, None,
+                 id="ok-range-variables"),
 ]
 
 

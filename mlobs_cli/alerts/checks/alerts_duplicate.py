@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from mlobs_cli.alerts import promql
 from mlobs_cli.alerts.base import Check, Context, Problem, Rule, RuleFile, Severity
 
 
-def rule_key(rule: Rule) -> tuple:
-    """What makes two rules the same: kind, name, static labels, and the expression up to formatting."""
+def identity(rule: Rule) -> tuple:
+    """What two duplicate rules share besides their expression: kind, name and static labels."""
     labels = tuple(sorted((str(k), str(v)) for k, v in (rule.labels or {}).items()))
-    return rule.kind, rule.name, labels, promql.canonical(rule.expr or "")
+    return rule.kind, rule.name, labels
 
 
 class AlertDuplicate(Check):
@@ -33,9 +34,16 @@ class AlertDuplicate(Check):
     SEVERITY = Severity.WARNING
 
     def check_file(self, file: RuleFile, ctx: Context) -> Iterable[Problem]:
+        # Two rules are the same when their identities and their expressions up to formatting are. Printing an
+        # expression in the parser's form is the costly part, and most rules share their identity with no other
+        # rule: print only the expressions of rules whose identity is not unique.
+        identities = [(identity(rule), rule) for rule in file.rules]
+        counts = Counter(ident for ident, _ in identities)
         first: dict[tuple, Rule] = {}
-        for rule in file.rules:
-            key = rule_key(rule)
+        for ident, rule in identities:
+            if counts[ident] < 2:
+                continue
+            key = (ident, promql.canonical(rule.expr or ""))
             if key in first:
                 original = first[key]
                 yield self.problem(f"{rule.kind} `{rule.name}` duplicates the rule at line {original.line} (group "

@@ -38,8 +38,10 @@ class AlertPolicy(Check):
             yield self.problem(f"alert has no `severity` label: add one of {', '.join(SEVERITIES)}",
                                rule.line_of("labels"), rule.name)
         elif "{{" not in str(severity) and str(severity) not in SEVERITIES:
+            # the seed's shorthand writes `severity:` on the rule itself, a rule file under `labels:`
+            line = rule.line_of("labels.severity" if "labels.severity" in rule.keys else "severity")
             yield self.problem(f"severity `{severity}` is not in the escalation policy: use one of "
-                               f"{', '.join(SEVERITIES)}", rule.line_of("labels"), rule.name)
+                               f"{', '.join(SEVERITIES)}", line, rule.name)
         if not str(annotations.get("summary") or "").strip():
             yield self.problem("alert has no `summary` annotation: add a one-line summary naming what is wrong "
                                "and where (e.g. `{{ $labels.model }}`)", rule.line_of("annotations"), rule.name)

@@ -31,6 +31,11 @@ WORD = re.compile(r"(?<![\w.$])([A-Za-z_]\w*)")
 LABEL_REFS = (re.compile(r"\$labels\.([A-Za-z_]\w*)"), re.compile(r'index\s+\$labels\s+"([A-Za-z_]\w*)"'))
 DOT_LABEL_REF = re.compile(r"(?<![\w$])\.Labels\.([A-Za-z_]\w*)")
 VALUE_REF = re.compile(r"\$value\b|(?<![\w$])\.Value\b")
+# Prometheus runs every alert template after `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}
+# {{$externalURL := .ExternalURL}}{{$value := .Value}}`: those are the only variables a template gets for free.
+PREDEFINED = frozenset({"labels", "externalLabels", "externalURL", "value"})
+VARIABLE = re.compile(r"\$([A-Za-z_]\w*)")
+DECLARED = re.compile(r"\$([A-Za-z_]\w*)\s*(?:,\s*\$([A-Za-z_]\w*)\s*)?:?=")
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Template:
     errors: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)  # alert labels referenced: $labels.x, .Labels.x at top level
     uses_value: bool = False
+    variables: set[str] = field(default_factory=lambda: set(PREDEFINED))  # declared so far (scopes not tracked)
 
 
 def parse_template(text: str) -> Template:
@@ -48,7 +54,8 @@ def parse_template(text: str) -> Template:
     Limits: this is not Go's parser. It finds unclosed actions, unbalanced quotes and parentheses in actions,
     `if`/`range`/`with`/`define`/`block` without `end` (and `end`/`else` without an opener), and bare words that
     are neither keywords nor Go/Prometheus template functions. It does not type-check pipelines or arguments, and
-    it cannot tell whether a variable other than $labels/$value/$externalLabels was declared.
+    it treats a variable declared anywhere before its use as defined (Go ends its scope with the enclosing
+    block).
     """
     result = Template()
     if "{{" not in text:
@@ -86,7 +93,8 @@ def _action(body: str, stack: list[str], result: Template) -> None:
     if not code:
         result.errors.append("empty action `{{ }}`")
         return
-    first = code.split()[0] if code.split() else ""
+    words = code.split()
+    first = words[0] if words else ""
     if first in OPENERS:
         stack.append(first)
     elif first == "end":
@@ -99,11 +107,20 @@ def _action(body: str, stack: list[str], result: Template) -> None:
     for word in WORD.findall(code):
         if word not in KNOWN_WORDS:
             result.errors.append(f"function `{word}` not defined in `{{{{ {body} }}}}`")
-    for ref in LABEL_REFS:
-        result.labels += ref.findall(code if ref.pattern.startswith(r"\$") else body)
-    if "range" not in stack and "with" not in stack:  # inside them the dot is something else
+    if "$" in code:
+        for declared in DECLARED.findall(code):
+            result.variables.update(v for v in declared if v)
+        for name in VARIABLE.findall(code):
+            if name not in result.variables:
+                result.errors.append(f"undefined variable `${name}` in `{{{{ {body} }}}}` (did you mean `$labels`?)"
+                                     if name.startswith("label") else f"undefined variable `${name}` in `{{{{ {body} }}}}`")
+    # The substring tests skip the regular expressions in the many actions that cannot match them.
+    if "$labels" in body:
+        for ref in LABEL_REFS:
+            result.labels += ref.findall(code if ref.pattern.startswith(r"\$") else body)
+    if ".Labels" in code and "range" not in stack and "with" not in stack:  # inside them the dot is something else
         result.labels += DOT_LABEL_REF.findall(code)
-    if VALUE_REF.search(code):
+    if ("$value" in code or ".Value" in code) and VALUE_REF.search(code):
         result.uses_value = True
 
 
@@ -140,7 +157,7 @@ class AlertTemplate(Check):
         output = promql.labels_of(rule.expr, ctx.catalogue) if rule.expr else None
         reported: set[tuple[str, str]] = set()
         for section, key, text in _templates(rule):
-            line = rule.line_of(section)
+            line = rule.line_of(f"{section}.{key}")
             parsed = parse_template(text)
             for error in parsed.errors:
                 yield self.problem(f"{section[:-1]} `{key}`: template error: {error}", line, rule.name)

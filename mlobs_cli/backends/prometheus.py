@@ -1,0 +1,265 @@
+"""The Prometheus HTTP API client: the one module every command that reads Prometheus goes through.
+
+It speaks the query API that Prometheus, Thanos, Mimir/Cortex (tenant header `X-Scope-OrgID`) and VictoriaMetrics
+share, so a command never knows which of them it talks to. What it owns:
+
+- auth: a bearer token, or basic auth (username and password, or `user:pass@` in the URL), both taken from the
+  settings (environment or config file), never from a flag; neither is ever part of an error message;
+- TLS verified by default, against a CA bundle of one's own (`prometheus.ca_file`) or not at all (`--insecure`);
+- one timeout for each try; bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
+  restarting server answers), never on a timeout, which has already waited as long as the user allowed;
+- errors as mlobs errors: a server that cannot be reached or refuses -> `BackendUnavailable` (exit 3) with the
+  URL masked; a request the server calls `bad_data` (invalid PromQL, a bad matcher) -> `InputError` (exit 2) with
+  the server's own message;
+- the `warnings` of every answer (Thanos partial responses, VictoriaMetrics limits) collected on `client.warnings`,
+  for the command to show.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import ssl
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Self
+from urllib.parse import SplitResult, quote, unquote, urlsplit
+
+import httpx
+
+from mlobs_cli import __version__
+from mlobs_cli.config import Settings, mask_secret
+from mlobs_cli.errors import BackendUnavailable, ConfigError, InputError
+
+__all__ = ["PrometheusClient", "TimeArg"]
+
+# Pauses before the 2nd and 3rd try: a Prometheus that restarts, or a proxy that lost it for a moment.
+BACKOFF = (0.2, 0.5)
+RETRY_STATUS = frozenset({502, 503, 504})
+# Transport failures after which nothing reached the server (or its answer was cut): safe to send a GET again.
+# A timeout is not among them: retrying it would multiply the wait the user set with prometheus.timeout.
+RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+TENANT_HEADER = "X-Scope-OrgID"  # Mimir, Cortex (and Thanos receive, with its default tenant header)
+
+TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None for the server's default
+
+
+class PrometheusClient:
+    """A connection to one Prometheus-compatible server. Close it (or use it as a context manager) when done.
+
+    Args:
+        url: Base URL, http or https, with any path prefix the server lives under (`https://host/prometheus`).
+            A `user:password@` in it is sent as basic auth and never shown.
+        token: Bearer token (`Authorization: Bearer ...`).
+        username, password: Basic auth; not together with `token`.
+        tenant: The `X-Scope-OrgID` header Mimir and Cortex need.
+        verify: True (system CAs), a CA bundle path, or False (`--insecure`).
+        timeout: Seconds for each try to connect, send and read.
+        backoff: Pauses before each retry (default BACKOFF); its length is the number of retries.
+        transport: An httpx transport to send through (tests pass `httpx.MockTransport`).
+
+    Raises:
+        InputError: The URL is not http(s) with a host, or the CA bundle cannot be read.
+        ConfigError: Both a token and basic auth are set.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tenant: str | None = None,
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        backoff: Sequence[float] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        parts = _parse(url)
+        if token and (username or parts.username):
+            raise ConfigError("prometheus: set a token or a username and password, not both")
+        self.url = url.rstrip("/")
+        self.shown = mask_secret(url)  # the URL as every message shows it
+        self.warnings: list[str] = []  # the `warnings` of every answer so far, each once, in order
+        self.backoff = tuple(BACKOFF if backoff is None else backoff)
+        self._secrets = tuple(s for s in {token, password, parts.password, unquote(parts.password or "")} if s)
+        headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if tenant:
+            headers[TENANT_HEADER] = tenant
+        auth = httpx.BasicAuth(username, password or "") if username else None
+        self._http = httpx.Client(headers=headers, auth=auth, verify=_tls(verify), timeout=timeout,
+                                  transport=transport, follow_redirects=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> PrometheusClient:
+        """A client for the `prometheus.*` settings (url, token, username, password, tenant, ca_file, insecure,
+        timeout). `kwargs` go to the constructor (tests pass a transport).
+
+        Raises:
+            ConfigError: No `prometheus.url` is set.
+        """
+        url = settings["prometheus.url"]
+        if not url:
+            raise ConfigError("no Prometheus URL: pass --prometheus URL or set MLOBS_PROMETHEUS_URL")
+        verify: bool | str = False if settings["prometheus.insecure"] else (settings["prometheus.ca_file"] or True)
+        return cls(url, token=settings["prometheus.token"], username=settings["prometheus.username"],
+                   password=settings["prometheus.password"], tenant=settings["prometheus.tenant"], verify=verify,
+                   timeout=settings["prometheus.timeout"], **kwargs)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the API ------------------------------------------------------------------------------------------------
+
+    def series(self, matchers: Sequence[str], start: TimeArg = None, end: TimeArg = None) -> list[dict[str, str]]:
+        """`/api/v1/series`: the label sets of every series any of `matchers` selects between start and end.
+
+        Each matcher is a series selector (`up`, `x{job="a"}`). Prometheus answers at block granularity: a series
+        may be listed with no sample inside the window, but never one that has none near it.
+        """
+        if not matchers:
+            raise InputError("series: at least one series selector is required")
+        return list(self.get("/api/v1/series", _window(start, end, matchers)))
+
+    def label_names(self, matchers: Sequence[str] = (), start: TimeArg = None, end: TimeArg = None) -> list[str]:
+        """`/api/v1/labels`: the label names of the series `matchers` select (all series when empty)."""
+        return list(self.get("/api/v1/labels", _window(start, end, matchers)))
+
+    def label_values(self, name: str, matchers: Sequence[str] = (), start: TimeArg = None,
+                     end: TimeArg = None) -> list[str]:
+        """`/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names)."""
+        return list(self.get(f"/api/v1/label/{quote(name, safe='')}/values", _window(start, end, matchers)))
+
+    def buildinfo(self) -> dict[str, Any]:
+        """`/api/v1/status/buildinfo`: version, revision, branch... of the server."""
+        return dict(self.get("/api/v1/status/buildinfo", []))
+
+    def get(self, path: str, params: Iterable[tuple[str, str]]) -> Any:
+        """GET `path` (under the base URL) and return the `data` of a successful answer.
+
+        Raises:
+            BackendUnavailable: Not reachable, not 2xx after the retries, or not the Prometheus API.
+            InputError: The server says the request is `bad_data` (its message is included).
+        """
+        response = self._send(path, list(params))
+        body = self._body(response)
+        if not response.is_success or body.get("status") != "success":
+            raise self._refusal(response, body)
+        for warning in body.get("warnings") or ():
+            text = self._scrub(str(warning))
+            if text not in self.warnings:
+                self.warnings.append(text)
+        return body.get("data")
+
+    # -- the plumbing -------------------------------------------------------------------------------------------
+
+    def _send(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
+        target = self.url + path
+        failure: BackendUnavailable | None = None
+        for attempt in range(len(self.backoff) + 1):
+            if attempt:
+                time.sleep(self.backoff[attempt - 1])
+            try:
+                response = self._http.get(target, params=params)
+            except httpx.TimeoutException as e:
+                raise BackendUnavailable(f"prometheus {self.shown} did not answer in time "
+                                         f"({type(e).__name__}; prometheus.timeout)") from None
+            except RETRY_ERRORS as e:
+                failure = BackendUnavailable(f"cannot reach prometheus {self.shown}: {self._reason(e)}")
+                continue
+            except httpx.TransportError as e:  # e.g. a TLS failure: retrying gives the same answer
+                raise BackendUnavailable(f"cannot reach prometheus {self.shown}: {self._reason(e)}") from None
+            if response.status_code not in RETRY_STATUS:
+                return response
+            failure = BackendUnavailable(f"prometheus {self.shown} answered {response.status_code} "
+                                         f"{response.reason_phrase}{self._first_line(response.text)}")
+        assert failure is not None
+        raise failure
+
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict):
+            return body
+        if response.is_success:
+            raise BackendUnavailable(f"prometheus {self.shown} answered {response.status_code} with something "
+                                     "that is not the Prometheus API (not a JSON object): check the URL")
+        return {}
+
+    def _refusal(self, response: httpx.Response, body: Mapping[str, Any]) -> Exception:
+        error = self._scrub(" ".join(str(body.get("error") or "").split()))
+        if body.get("errorType") == "bad_data":
+            return InputError(f"prometheus {self.shown} refused the request: {error}")
+        status = f"{response.status_code} {response.reason_phrase}"
+        if response.status_code in (401, 403):
+            return BackendUnavailable(f"prometheus {self.shown} answered {status}: check prometheus.token, or "
+                                      "prometheus.username and prometheus.password")
+        if 300 <= response.status_code < 400:
+            where = response.headers.get("location", "")
+            return BackendUnavailable(f"prometheus {self.shown} answered {status}"
+                                      + (f" to {mask_secret(where)}" if where else "") + ": use that URL")
+        detail = error or self._first_line(response.text).removeprefix(": ")
+        return BackendUnavailable(f"prometheus {self.shown} answered {status}" + (f": {detail}" if detail else ""))
+
+    def _reason(self, error: httpx.TransportError) -> str:
+        # httpx's own message is short ("[Errno 111] Connection refused"); some have none
+        return self._scrub(str(error) or type(error).__name__)
+
+    def _first_line(self, text: str) -> str:
+        lines = text.strip().splitlines()
+        return ": " + self._scrub(lines[0][:200]) if lines else ""
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        return text
+
+
+def _parse(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises only when it is read
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as e:
+        raise InputError(f"prometheus URL is not valid: {e}") from None  # never echo a URL that may hold a password
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"prometheus URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
+    return parts
+
+
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    # httpx deprecates a CA bundle path, and would report a missing one as a bare FileNotFoundError
+    if not isinstance(verify, str):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as e:
+        raise InputError(f"CA bundle {verify}: {e.strerror or e}") from None
+
+
+def _window(start: TimeArg, end: TimeArg, matchers: Sequence[str]) -> list[tuple[str, str]]:
+    params = [("match[]", m) for m in matchers]
+    for name, value in (("start", start), ("end", end)):
+        if value is not None:
+            params.append((name, _timestamp(value)))
+    return params
+
+
+def _timestamp(value: float | datetime) -> str:
+    """Unix seconds as the API takes them (never milliseconds: those land in year ~55970)."""
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+    if not math.isfinite(seconds):
+        raise InputError(f"not a time: {value!r}")
+    return f"{seconds:.3f}"
