@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from mlobs_cli.app import app
 @pytest.fixture(autouse=True)
 def isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No MLOBS_* variable, ./mlobs.yaml or XDG config of the machine leaks into a test."""
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("MLOBS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
@@ -86,20 +88,9 @@ def cli() -> Cli:
     return Cli()
 
 
-# -- a real Prometheus, for the Prometheus client and the online lint checks ------------------------------------
+# -- real servers on loopback: started once per session, stopped by their PID ----------------------------------
 
-PROMETHEUS = "/usr/bin/prometheus"  # Debian's package `prometheus` (2.42), with promtool; scripts/test installs it
-PROMTOOL = "/usr/bin/promtool"
 READY_TIMEOUT = 20.0
-STEP = 15.0  # seconds between samples
-RECENT = 2 * 3600.0  # the recent series cover [end - 2h, end]
-OLD_AGE = 6 * 3600.0  # `legacy_queue_depth` stopped 6 h ago: outside a 1 h lookback, inside a 12 h one
-
-
-@dataclass(frozen=True)
-class PrometheusServer:
-    url: str
-    end: float  # the last sample's time (Unix seconds), about a minute before the server started
 
 
 def free_port() -> int:
@@ -113,6 +104,69 @@ def free_port() -> int:
 def closed_port() -> int:
     """A port of 127.0.0.1 where a connection is refused."""
     return free_port()
+
+
+def installed(binary: str, package: str) -> str:
+    """The binary's path. Without it the test skips, except in CI, which installs it: there it fails."""
+    path = shutil.which(binary)
+    if path is None:
+        reason = f"{binary} not installed (apt-get install {package}, or run ./scripts/test)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # a missing binary in CI is a broken install, not a skip
+        pytest.skip(reason)
+    return path
+
+
+@contextmanager
+def serving(name: str, argv: list[str], url: str, log: Path) -> Iterator[None]:
+    """Run a server until the block ends: ready when `url`/-/ready answers 200, stopped by its PID even when a
+    test fails; its stderr is shown if it dies or never gets ready."""
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{name} exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} not ready after {READY_TIMEOUT} s:\n{log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a Prometheus Pushgateway (Debian `prometheus-pushgateway`) for this test session."""
+    binary = installed("prometheus-pushgateway", "prometheus-pushgateway")
+    url = f"http://127.0.0.1:{free_port()}"
+    log = tmp_path_factory.mktemp("pushgateway") / "stderr.log"
+    with serving("pushgateway", [binary, f"--web.listen-address={url.removeprefix('http://')}"], url, log):
+        yield url
+
+
+# -- a real Prometheus, for the Prometheus client and the online lint checks ------------------------------------
+
+STEP = 15.0  # seconds between samples
+RECENT = 2 * 3600.0  # the recent series cover [end - 2h, end]
+OLD_AGE = 6 * 3600.0  # `legacy_queue_depth` stopped 6 h ago: outside a 1 h lookback, inside a 12 h one
+
+
+@dataclass(frozen=True)
+class PrometheusServer:
+    url: str
+    end: float  # the last sample's time (Unix seconds), about a minute before the server started
 
 
 def _series() -> list[tuple[str, dict[str, str]]]:
@@ -149,48 +203,18 @@ def openmetrics(end: float) -> str:
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """A Prometheus started for this test session on 127.0.0.1 over backfilled data; stopped by its PID."""
-    missing = [b for b in (PROMETHEUS, PROMTOOL) if not os.access(b, os.X_OK)]
-    if missing:
-        reason = f"{missing[0]} not installed (apt-get install prometheus, or run ./scripts/test)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)  # CI installs it: a missing binary there is a broken install, not a skip
-        pytest.skip(reason)
+    prometheus_binary = installed("prometheus", "prometheus")  # Debian's 2.42, with promtool
+    promtool = installed("promtool", "prometheus")
     root = tmp_path_factory.mktemp("prometheus")
     end = time.time() - 60  # never past now: the server would discard nothing, but "last 1h" must include it
     (root / "data.om").write_text(openmetrics(end), encoding="utf-8")
     data = root / "data"
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(root / "data.om"),
+    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(root / "data.om"),
                     str(data)], check=True, capture_output=True, timeout=120)
     (root / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = root / "stderr.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen([PROMETHEUS, f"--config.file={root / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}",
-                                 "--storage.tsdb.retention.time=100y", "--log.level=warn"],
-                                stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        _wait_ready(proc, url, log)
+    argv = [prometheus_binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y", "--log.level=warn"]
+    with serving("prometheus", argv, url, root / "stderr.log"):
         yield PrometheusServer(url, end)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"prometheus exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.05)
-    pytest.fail(f"prometheus not ready after {READY_TIMEOUT} s:\n{log.read_text(errors='replace')}")

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import json
 import math
-import ssl
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
-from urllib.parse import SplitResult, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import httpx
 
 from mlobs_cli import __version__
+from mlobs_cli.backends import http
 from mlobs_cli.config import Settings, mask_secret
 from mlobs_cli.errors import BackendUnavailable, ConfigError, InputError
 
@@ -77,7 +77,7 @@ class PrometheusClient:
         backoff: Sequence[float] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        parts = _parse(url)
+        parts = http.parse_url(url, "prometheus")
         if token and (username or parts.username):
             raise ConfigError("prometheus: set a token or a username and password, not both")
         self.url = url.rstrip("/")
@@ -91,7 +91,7 @@ class PrometheusClient:
         if tenant:
             headers[TENANT_HEADER] = tenant
         auth = httpx.BasicAuth(username, password or "") if username else None
-        self._http = httpx.Client(headers=headers, auth=auth, verify=_tls(verify), timeout=timeout,
+        self._http = httpx.Client(headers=headers, auth=auth, verify=http.tls(verify), timeout=timeout,
                                   transport=transport, follow_redirects=False)
 
     @classmethod
@@ -225,28 +225,6 @@ class PrometheusClient:
         for secret in self._secrets:
             text = text.replace(secret, "****")
         return text
-
-
-def _parse(url: str) -> SplitResult:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises only when it is read
-        httpx.URL(url)
-    except (ValueError, httpx.InvalidURL) as e:
-        raise InputError(f"prometheus URL is not valid: {e}") from None  # never echo a URL that may hold a password
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"prometheus URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
-    return parts
-
-
-def _tls(verify: bool | str) -> bool | ssl.SSLContext:
-    # httpx deprecates a CA bundle path, and would report a missing one as a bare FileNotFoundError
-    if not isinstance(verify, str):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as e:
-        raise InputError(f"CA bundle {verify}: {e.strerror or e}") from None
 
 
 def _window(start: TimeArg, end: TimeArg, matchers: Sequence[str]) -> list[tuple[str, str]]:

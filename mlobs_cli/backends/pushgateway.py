@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import math
 import re
-import ssl
 import time
 from collections.abc import Mapping, Sequence
-from urllib.parse import SplitResult, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import httpx
 
+from mlobs_cli.backends import http
 from mlobs_cli.config import mask_secret
 from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.results import Gauge
@@ -57,7 +57,7 @@ def push(
             bundle `verify` names cannot be read.
         BackendUnavailable: The gateway cannot be reached, or answered other than 2xx, after the retries.
     """
-    parts = _parse(url)
+    parts = http.parse_url(url, "pushgateway")
     shown = mask_secret(url)
     if not job:
         raise InputError("pushgateway job must not be empty: the gateway requires a job label")
@@ -65,7 +65,7 @@ def push(
     target = url.rstrip("/") + _group_path(job, grouping)
     secrets = _secrets(parts.password)
     if client is None:
-        with httpx.Client(verify=_tls(verify)) as own:
+        with httpx.Client(verify=http.tls(verify)) as own:
             _put(own, target, body, timeout, shown, secrets)
     else:
         _put(client, target, body, timeout, shown, secrets)
@@ -116,30 +116,6 @@ def _put(client: httpx.Client, target: str, body: bytes, timeout: float, shown: 
         if response.status_code not in RETRY_STATUS:
             break
     raise failure
-
-
-def _parse(url: str) -> SplitResult:
-    """The parts of `url`, which must be http(s) with a host; InputError before anything is sent otherwise."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises only when it is read
-        httpx.URL(url)  # what httpx itself would refuse only when sending, outside the errors push() reports
-    except (ValueError, httpx.InvalidURL) as e:
-        # mask_secret cannot split every such URL either: show only the reason, never the URL
-        raise InputError(f"pushgateway URL is not valid: {e}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"pushgateway URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
-    return parts
-
-
-def _tls(verify: bool | str) -> bool | ssl.SSLContext:
-    # httpx deprecates a CA bundle path, and would report a missing one as a bare FileNotFoundError
-    if not isinstance(verify, str):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as e:
-        raise InputError(f"CA bundle {verify}: {e.strerror or e}") from None
 
 
 def _group_path(job: str, grouping: Mapping[str, str]) -> str:
