@@ -284,7 +284,7 @@ class _Reader:
             self.structure("group without a `name`", node)
         name = name or ""
         if "labels" in pairs:
-            self.string_map(pairs["labels"][1], "label", None, strict_values=False)
+            self.string_map(pairs["labels"][1], "label", None)
         rules: list[Rule] = []
         if "rules" not in pairs:
             self.structure(f"group {name!r} has no `rules`", node, severity=Severity.WARNING)
@@ -374,7 +374,7 @@ class _Reader:
                 keys.update({f"{section}.{k}": _line(kn) for k, (kn, _) in _pairs(pairs[section][1]).items()})
         return Rule(kind, name, expr or "", group, line, expr_line, keys, for_, keep, labels, annotations)
 
-    def string_map(self, node: Node, what: str, rule: str | None, strict_values: bool = True) -> dict[str, str]:
+    def string_map(self, node: Node, what: str, rule: str | None) -> dict[str, str]:
         """Labels or annotations: a mapping of valid names to strings. A YAML number or boolean keeps its text."""
         if _is_null(node):
             return {}

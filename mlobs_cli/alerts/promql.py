@@ -96,11 +96,6 @@ _CHILDREN: dict[type, Callable[[Any], Sequence[Any]]] = {
 }
 
 
-def children(node: Any) -> list[Any]:
-    get = _CHILDREN.get(type(node))
-    return [] if get is None else list(get(node))
-
-
 # Several checks walk every rule's AST: remember each walk, held with its node like the label cache below.
 _WALKS: dict[int, tuple[Any, tuple[tuple[Any, tuple[Any, ...]], ...]]] = {}
 _WALKS_MAX = 50_000
@@ -178,11 +173,6 @@ def cardinality(node: Any) -> str:
 
 def returns_bool(node: Any) -> bool:
     return node.modifier is not None and bool(node.modifier.return_bool)
-
-
-def is_filtering_comparison(node: Any) -> bool:
-    node = strip_parens(node)
-    return isinstance(node, pp.BinaryExpr) and op_name(node) in COMPARISON_OPS and not returns_bool(node)
 
 
 @dataclass(frozen=True, slots=True)
