@@ -13,6 +13,10 @@ from mlobs_cli import __version__, render
 from mlobs_cli.commands import alerts as alerts_cmd
 from mlobs_cli.commands import config as config_cmd
 from mlobs_cli.commands import drift as drift_cmd
+from mlobs_cli.commands import gpu as gpu_cmd
+from mlobs_cli.commands import logs as logs_cmd
+from mlobs_cli.commands import metrics as metrics_cmd
+from mlobs_cli.commands import runbook as runbook_cmd
 from mlobs_cli.commands.options import AnyOutputOpt, ConfigOpt, DebugOpt, state
 from mlobs_cli.errors import ExitCode, MlobsError
 
@@ -41,6 +45,10 @@ app = typer.Typer(
 )
 app.add_typer(drift_cmd.app, name="drift")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(gpu_cmd.app, name="gpu")
+app.add_typer(metrics_cmd.app, name="metrics")
+app.add_typer(logs_cmd.app, name="logs")
+app.add_typer(runbook_cmd.app, name="runbook")
 app.add_typer(config_cmd.app, name="config")
 
 

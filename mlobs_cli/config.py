@@ -68,6 +68,9 @@ KEYS: dict[str, Key] = {
         Key("prometheus.insecure", bool, False, "do not verify Prometheus' TLS certificate"),
         Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus", minimum=0.001),
         *_section("drift", DriftConfig),
+        # -- gpu: keys of `mlobs gpu` below this line --
+        # -- logs: keys of `mlobs logs` below this line --
+        # -- runbook: keys of `mlobs runbook` below this line --
     ]
 }
 
@@ -135,7 +138,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and not (name in KEYS and KEYS[name].type is dict):
             flat.update(_flatten(value, name + "."))
         else:
             flat[name] = value
@@ -165,6 +168,8 @@ def load_file(path: Path) -> dict[str, Any]:
 def _convert(key: Key, raw: Any, source: str) -> Any:
     if raw is None:
         return None
+    if key.type in (dict, list):
+        return _structured(key, raw, source)
     try:
         if key.type is bool:
             value: Any = raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
@@ -181,6 +186,18 @@ def _convert(key: Key, raw: Any, source: str) -> Any:
     if key.minimum is not None and key.type in (int, float) and value < key.minimum:
         raise ConfigError(f"{key.name} from {source}: {value!r} is below the minimum {key.minimum}")
     return value
+
+
+def _structured(key: Key, raw: Any, source: str) -> Any:
+    """A mapping or list key (`gpu.models`): YAML in the file, YAML or JSON text in the environment."""
+    if isinstance(raw, str):
+        try:
+            raw = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"{key.name} from {source}: not valid YAML or JSON") from None
+    if not isinstance(raw, key.type):
+        raise ConfigError(f"{key.name} from {source}: expected a {'mapping' if key.type is dict else 'list'}")
+    return raw
 
 
 def resolve(

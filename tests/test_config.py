@@ -107,3 +107,19 @@ def test_bad_config_exits_2_in_one_line(cli, tmp_path):
     result = cli("drift", "compare", "examples/weather-2012.csv", "examples/weather-2015.csv", "--config", path)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "unknown key 'drift.psi_alrt'" in result.stderr
+
+
+def test_mapping_and_list_keys_are_kept_whole(tmp_path, monkeypatch):
+    keys = dict(cfg.KEYS)
+    keys["x.models"] = cfg.Key("x.models", dict, {}, "a mapping")
+    keys["x.llms"] = cfg.Key("x.llms", list, [], "a list")
+    monkeypatch.setattr(cfg, "KEYS", keys)
+    path = tmp_path / "c.yaml"
+    path.write_text("x:\n  models:\n    llm-7b: {pattern: vllm}\n  llms: [llm-7b]\n")
+    s = cfg.resolve({}, config=str(path), env={"MLOBS_X_LLMS": '["a", "b"]'})
+    assert s["x.models"] == {"llm-7b": {"pattern": "vllm"}}
+    assert (s["x.llms"], s.sources["x.llms"]) == (["a", "b"], "env")
+    with pytest.raises(ConfigError, match="x.llms from MLOBS_X_LLMS: expected a list"):
+        cfg.resolve({}, config=str(path), env={"MLOBS_X_LLMS": "{a: 1}"})
+    with pytest.raises(ConfigError, match="x.models from MLOBS_X_MODELS: not valid YAML"):
+        cfg.resolve({}, config=str(path), env={"MLOBS_X_MODELS": "{a: [}"})

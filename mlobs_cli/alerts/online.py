@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from mlobs_cli.alerts.base import SeriesUnavailable
 from mlobs_cli.errors import BackendUnavailable, InputError
+from mlobs_cli.timeparse import parse_duration
 
 if TYPE_CHECKING:
     from mlobs_cli.backends.prometheus import PrometheusClient
@@ -25,24 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_LOOKBACK = "1h"
 # Metric names per existence request: `{__name__=~"a|b|..."}` stays far below the 8 KiB URL limit of common proxies.
 NAMES_PER_REQUEST = 50
-_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-_UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds of a Prometheus duration (`30m`, `1h30m`, `2d`).
-
-    Raises:
-        InputError: `text` is not such a duration, or is zero.
-    """
-    m = _DURATION.fullmatch(text.strip())
-    if not text.strip() or m is None:
-        raise InputError(f"--lookback {text!r}: expected a duration like 30m, 1h or 2d (units y w d h m s ms)")
-    seconds = sum(int(n) * unit for n, unit in zip(m.groups(), _UNIT_SECONDS) if n)
-    if seconds <= 0:
-        raise InputError(f"--lookback {text!r}: the window must be longer than zero")
-    return seconds
 
 
 class ServerSeries:
@@ -61,7 +45,7 @@ class ServerSeries:
         self.strict = strict
         self._client = client
         end = now()
-        self._window = (end - duration_seconds(lookback), end)
+        self._window = (end - parse_duration(lookback, "--lookback").total_seconds(), end)
         self._exists: dict[str, bool] = {}
         self._labels: dict[str, frozenset[str]] = {}
         self._failure: str | None = None
@@ -106,7 +90,7 @@ def series_source(settings: Settings, lookback: str | None, strict: bool) -> Ite
         InputError: `lookback` is not a duration, the URL is not http(s), or the CA bundle cannot be read.
     """
     lookback = DEFAULT_LOOKBACK if lookback is None else lookback
-    duration_seconds(lookback)  # a bad --lookback is a usage error also offline
+    parse_duration(lookback, "--lookback")  # a bad --lookback is a usage error also offline
     if not settings["prometheus.url"]:
         yield None
         return

@@ -7,6 +7,7 @@ written with the json module, never through rich, so no width or markup can leak
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import math
 import os
@@ -37,6 +38,19 @@ class Result(Protocol):
     def rows(self) -> list[list[Any]]: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+# The view of each domain package (mlobs_cli/<domain>/) in this package (render/<view>.py). A view module may
+# define table(result, console), markdown_header(result) and markdown_footer(result); what it leaves out gets the
+# generic form. Looked up by the result's package, so rendering one command's result imports no other view.
+VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook"}
+
+
+def view(result: object) -> Any:
+    """The render module of the result's domain, or None for the generic table."""
+    parts = type(result).__module__.split(".")
+    name = VIEWS.get(parts[1]) if len(parts) > 1 and parts[0] == "mlobs_cli" else None
+    return importlib.import_module(f"mlobs_cli.render.{name}") if name else None
 
 
 def _width() -> int | None:
@@ -72,7 +86,7 @@ def emit(result: Result, fmt: str) -> None:
 
     for e in result.errors:
         warn(f"{e.backend}: {e.message}")
-    if lint_view.handles(result):
+    if view(result) is lint_view:
         if fmt != "table":  # the table lists them itself; the machine formats keep stdout for the machine
             for fe in result.file_errors:
                 warn(f"{fe.path}: {fe.message}")
@@ -122,19 +136,18 @@ def _plain(value: Any) -> str:
 
 
 def _markdown(result: Result) -> str:
-    from mlobs_cli.render import drift as drift_view
     from mlobs_cli.render import lint as lint_view
 
-    lint = lint_view.handles(result)
-    header = drift_view.markdown_header(result) if drift_view.handles(result) else ""
-    header = lint_view.markdown_header(result) if lint else header
+    domain = view(result)
+    lint = domain is lint_view
+    header = domain.markdown_header(result) if hasattr(domain, "markdown_header") else ""
     lines = ["| " + " | ".join(result.columns) + " |", "|" + "---|" * len(result.columns)]
     for row in result.rows():
         lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
     # a lint report's rows are its findings already
     findings = [] if lint else [f"- **{f.subject}** ({f.severity}): {f.message}" for f in result.findings]
     errors = [f"- {e.backend}: {e.message}" for e in result.errors]
-    footer = lint_view.markdown_footer(result) if lint else ""
+    footer = domain.markdown_footer(result) if hasattr(domain, "markdown_footer") else ""
     parts = [header, "\n".join(lines), "\n".join(findings), "\n".join(errors), footer]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -148,15 +161,10 @@ def _cell(value: Any) -> str:
 
 
 def _table(result: Result) -> None:
-    from mlobs_cli.render import drift as drift_view
-    from mlobs_cli.render import lint as lint_view
-
     console = stdout_console()
-    if drift_view.handles(result):
-        drift_view.table(result, console)
-        return
-    if lint_view.handles(result):
-        lint_view.table(result, console)
+    domain = view(result)
+    if hasattr(domain, "table"):
+        domain.table(result, console)
         return
     from rich.table import Table
 

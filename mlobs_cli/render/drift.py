@@ -12,10 +12,6 @@ STATUS_STYLE = {"ok": ("● OK", "green"), "watch": ("◐ Watch", "yellow"), "al
 BAR_WIDTH = 8
 
 
-def handles(result: object) -> bool:
-    return isinstance(result, DriftReport)
-
-
 def fmt_number(value: float | None, fmt: str = ".3f") -> str:
     return "—" if value is None else format(value, fmt)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,13 +27,6 @@ GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SOURCE_WIDTH = 160  # an offending line longer than this is cut, so one minified expr cannot flood the report
-
-
-def handles(result: object) -> bool:
-    # LintReport lives in alerts.validate, which imports the loader and the checks: look it up only when it is
-    # already loaded (it always is when a LintReport exists), so that rendering a drift report never imports them.
-    module = sys.modules.get("mlobs_cli.alerts.validate")
-    return module is not None and isinstance(result, module.LintReport)
 
 
 def _plural(n: int, word: str) -> str:

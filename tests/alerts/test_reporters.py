@@ -170,5 +170,10 @@ def test_csv_and_markdown(capsys):
     assert "- **rules/broken.yml** (cannot be read): line 3: invalid YAML" in out
 
 
-def test_only_lint_reports_are_handled():
-    assert lint.handles(REPORT) and not lint.handles(object())
+def test_each_result_finds_the_view_of_its_domain():
+    from mlobs_cli.drift.report import DriftReport
+    from mlobs_cli.render import drift as drift_view
+
+    assert render.view(REPORT) is lint
+    assert render.view(object()) is None
+    assert render.view(DriftReport.__new__(DriftReport)) is drift_view
