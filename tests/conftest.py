@@ -200,21 +200,29 @@ def openmetrics(end: float) -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
-@pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    """A Prometheus started for this test session on 127.0.0.1 over backfilled data; stopped by its PID."""
+@contextmanager
+def backfilled_prometheus(root: Path, openmetrics_text: str, config: str = "global:\n  scrape_interval: 15s\n"
+                          ) -> Iterator[str]:
+    """A Prometheus on 127.0.0.1 over `openmetrics_text` (seconds, each series in increasing time, `# EOF`)
+    backfilled into `root`/data; yields its base URL and stops it by its PID. `config` is its prometheus.yml."""
     prometheus_binary = installed("prometheus", "prometheus")  # Debian's 2.42, with promtool
     promtool = installed("promtool", "prometheus")
-    root = tmp_path_factory.mktemp("prometheus")
-    end = time.time() - 60  # never past now: the server would discard nothing, but "last 1h" must include it
-    (root / "data.om").write_text(openmetrics(end), encoding="utf-8")
+    (root / "data.om").write_text(openmetrics_text, encoding="utf-8")
     data = root / "data"
     subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(root / "data.om"),
                     str(data)], check=True, capture_output=True, timeout=120)
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
+    (root / "prometheus.yml").write_text(config, encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [prometheus_binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y", "--log.level=warn"]
     with serving("prometheus", argv, url, root / "stderr.log"):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """A Prometheus started for this test session on 127.0.0.1 over backfilled data; stopped by its PID."""
+    end = time.time() - 60  # never past now: the server would discard nothing, but "last 1h" must include it
+    with backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), openmetrics(end)) as url:
         yield PrometheusServer(url, end)

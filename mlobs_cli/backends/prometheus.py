@@ -21,6 +21,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote, unquote
@@ -32,7 +33,7 @@ from mlobs_cli.backends import http
 from mlobs_cli.config import Settings, mask_secret
 from mlobs_cli.errors import BackendUnavailable, ConfigError, InputError
 
-__all__ = ["PrometheusClient", "TimeArg"]
+__all__ = ["PrometheusClient", "Sample", "Series", "TimeArg"]
 
 # Pauses before the 2nd and 3rd try: a Prometheus that restarts, or a proxy that lost it for a moment.
 BACKOFF = (0.2, 0.5)
@@ -43,6 +44,23 @@ RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.Rem
 TENANT_HEADER = "X-Scope-OrgID"  # Mimir, Cortex (and Thanos receive, with its default tenant header)
 
 TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None for the server's default
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One element of an instant vector (or the scalar of a scalar result, with no labels)."""
+
+    labels: dict[str, str]  # with `__name__` when the expression keeps it
+    time: float  # Unix seconds
+    value: float  # NaN and +-Inf as the server sent them
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a range query: (time, value) points in increasing time."""
+
+    labels: dict[str, str]
+    points: tuple[tuple[float, float], ...]
 
 
 class PrometheusClient:
@@ -139,6 +157,34 @@ class PrometheusClient:
                      end: TimeArg = None) -> list[str]:
         """`/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names)."""
         return list(self.get(f"/api/v1/label/{quote(name, safe='')}/values", _window(start, end, matchers)))
+
+    def query(self, promql: str, at: TimeArg = None) -> list[Sample]:
+        """`/api/v1/query`: the instant vector (or scalar) of `promql` at `at` (the server's now when None).
+
+        Raises:
+            InputError: The server refused the expression (its message), or it is a range vector (`x[5m]`).
+        """
+        params = [("query", promql)] + ([("time", _timestamp(at))] if at is not None else [])
+        data = self.get("/api/v1/query", params)
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "scalar":  # values are decimal strings, or "NaN", "+Inf", "-Inf": float() reads them all
+            return [Sample({}, float(result[0]), float(result[1]))]
+        if kind != "vector":
+            raise InputError(f"{promql!r} is a range vector: an instant query needs a function of it, "
+                             "such as rate(...), or use --range")
+        return [Sample(dict(r["metric"]), float(r["value"][0]), float(r["value"][1])) for r in result]
+
+    def query_range(self, promql: str, start: float | datetime, end: float | datetime, step: float) -> list[Series]:
+        """`/api/v1/query_range`: `promql` evaluated every `step` seconds from start to end (both included).
+
+        Raises:
+            InputError: The server refused the expression or the range (e.g. over 11,000 points a series).
+        """
+        params = [("query", promql), ("start", _timestamp(start)), ("end", _timestamp(end)),
+                  ("step", f"{step:g}")]
+        data = self.get("/api/v1/query_range", params)
+        return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
+                for r in data.get("result") or ()]
 
     def buildinfo(self) -> dict[str, Any]:
         """`/api/v1/status/buildinfo`: version, revision, branch... of the server."""

@@ -290,3 +290,24 @@ def test_config_show_masks_the_token_and_password(cli):
     assert shown["prometheus.timeout"]["value"] == 10.0
     table = cli("config", "show", env=env)
     assert TOKEN not in table.stdout and PASSWORD not in table.stdout
+
+
+def test_instant_query_at_a_time(client, prometheus):
+    at = prometheus.end
+    found = client.query('sum by (model) (feature_psi{feature="age"})', at=at)
+    assert {s.labels["model"] for s in found} == {"llm-7b", "resnet50"}
+    assert all(s.time == pytest.approx(at, abs=1e-3) for s in found)
+    assert client.query("scalar(vector(2.5))", at=at)[0].value == 2.5
+
+
+def test_a_range_vector_is_refused_with_advice(client, prometheus):
+    with pytest.raises(InputError, match="range vector"):
+        client.query("feature_psi[5m]", at=prometheus.end)
+
+
+def test_range_query_points(client, prometheus):
+    series = client.query_range('feature_psi{model="llm-7b",feature="age"}', prometheus.end - 600,
+                                prometheus.end, 60)
+    assert len(series) == 1 and len(series[0].points) == 11
+    times = [t for t, _ in series[0].points]
+    assert times == sorted(times) and times[-1] == pytest.approx(prometheus.end, abs=1e-3)
