@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -41,9 +42,30 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from mlobs_cli.alerts.base import Group, Problem, Rule, RuleFile, Severity
 
 try:
-    _Loader = yaml.CSafeLoader
+    _Base = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader  # type: ignore[misc]
+    _Base = yaml.SafeLoader  # type: ignore[misc]
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader with its tag resolution memoized: libyaml parses in C but asks Python for the tag of every
+    node, through regular expressions, and rule files repeat the same few keys and values thousands of times.
+    No path resolvers are registered, so descending into and out of a node has nothing to do."""
+
+    _tags: ClassVar[dict[tuple[type, str | None, object], str]] = {}
+
+    def resolve(self, kind: type, value: str | None, implicit: object) -> str:
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 DUPLICATE_KEY = "yaml/duplicate-key"
 STRUCTURE = "rule/structure"

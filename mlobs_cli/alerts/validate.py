@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +17,20 @@ from mlobs_cli.alerts.registry import all_checks
 from mlobs_cli.errors import ExitCode, InputError
 
 RULE_SUFFIXES = (".yml", ".yaml")
-# Below this many files per process, forking a worker and sending its results (the RuleFiles, pickled) back costs
+# Below this many files per process, forking a worker and sending its results (their linted files, pickled) back costs
 # more than it saves.
 FILES_PER_PROCESS = 50
 FILE_COST = 2000  # what reading and checking any file costs besides its size, in bytes of rules (see _cost)
+
+
+@dataclass(frozen=True, slots=True)
+class LintedFile:
+    """What the report keeps of a file once it is linted: the names of its rules, in order, and the lines its
+    findings point at. Not the whole RuleFile, which a worker would pickle and send back for nothing."""
+
+    path: str
+    rule_names: tuple[str, ...]
+    source: Mapping[int, str]  # line number -> text, for the lines the findings point at
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +46,7 @@ class FileError:
 
 @dataclass(frozen=True, slots=True)
 class LintReport:
-    files: tuple[RuleFile, ...]
+    files: tuple[LintedFile, ...]
     findings: tuple[LintFinding, ...]
     file_errors: tuple[FileError, ...]
     rules_checked: int
@@ -98,7 +108,7 @@ def validate(paths: Sequence[str], ctx: Context, checks: Iterable[Check] | None 
     with _collector_paused():
         files, findings, file_errors = _lint_in_parallel(files_to_read, ctx, chosen)
     findings.sort(key=lambda f: (f.path, f.line, f.column or 0, f.check))
-    return LintReport(tuple(files), tuple(findings), tuple(file_errors), sum(1 for f in files for _ in f.rules))
+    return LintReport(tuple(files), tuple(findings), tuple(file_errors), sum(len(f.rule_names) for f in files))
 
 
 @contextmanager
@@ -115,7 +125,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-_Linted = tuple[list[RuleFile], list[LintFinding], list[FileError]]
+_Linted = tuple[list[LintedFile], list[LintFinding], list[FileError]]
 
 
 def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
@@ -127,8 +137,11 @@ def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -
         except loader.RuleFileError as e:
             file_errors.append(FileError(path, str(e)))
             continue
-        files.append(rule_file)
-        findings += _lint(rule_file, ctx, checks)
+        found = _lint(rule_file, ctx, checks)
+        lines = rule_file.lines
+        source = {f.line: lines[f.line - 1] for f in found if 0 < f.line <= len(lines)}
+        files.append(LintedFile(path, tuple(r.name for r in rule_file.rules), source))
+        findings += found
     return files, findings, file_errors
 
 

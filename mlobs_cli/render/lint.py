@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from mlobs_cli.alerts.base import LintFinding, RuleFile, Severity
+from mlobs_cli.alerts.base import LintFinding, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlobs_cli.alerts.validate import LintReport
+    from mlobs_cli.alerts.validate import LintedFile, LintReport
 
 CI_FORMATS = ("github", "sarif", "junit")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -42,10 +42,11 @@ def summary(report: LintReport) -> str:
             f"{_plural(counts[Severity.WARNING], 'warning')}, {counts[Severity.INFO]} info")
 
 
-def _source_line(file: RuleFile | None, line: int) -> str | None:
-    if file is None or not 0 < line <= len(file.lines):
+def _source_line(file: LintedFile | None, line: int) -> str | None:
+    text = file.source.get(line) if file is not None else None
+    if text is None:
         return None
-    text = file.lines[line - 1].rstrip("\r\n").expandtabs(4)
+    text = text.rstrip("\r\n").expandtabs(4)
     return text if len(text) <= SOURCE_WIDTH else text[:SOURCE_WIDTH - 1] + "…"
 
 
@@ -188,7 +189,7 @@ def junit(report: LintReport) -> str:
     total = failures = 0
     for file in report.files:
         findings = by_path.get(file.path, [])
-        names = list(dict.fromkeys(r.name for r in file.rules))
+        names = list(dict.fromkeys(file.rule_names))
         unowned = [f for f in findings if f.rule not in names]
         suite = ET.SubElement(root, "testsuite", name=file.path, tests=str(len(names) + bool(unowned)),
                               failures=str(len(findings)), errors="0")

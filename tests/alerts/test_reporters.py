@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mlobs_cli import render
-from mlobs_cli.alerts.base import Group, LintFinding, Rule, RuleFile, Severity
-from mlobs_cli.alerts.validate import FileError, LintReport
+from mlobs_cli.alerts.base import LintFinding, Severity
+from mlobs_cli.alerts.validate import FileError, LintedFile, LintReport
 from mlobs_cli.render import lint
 
 TEXT = """groups:
@@ -26,14 +26,9 @@ TEXT = """groups:
 """
 
 
-def _rule(name: str, line: int) -> Rule:
-    return Rule("alert", name, "up", "serving", line, line + 1, {"alert": line, "expr": line + 1})
-
-
-RULES_FILE = RuleFile("rules/a.yml", "prometheus", (Group("serving", 2, (_rule("HighLatency", 4),
-                                                                        _rule("NoSummary", 7)), {"name": 2}),),
-                      lines=tuple(TEXT.splitlines()))
-OTHER_FILE = RuleFile("rules/b, c.yml", "prometheus", (), lines=("groups:", "  - name: x"))
+LINES = TEXT.splitlines()
+RULES_FILE = LintedFile("rules/a.yml", ("HighLatency", "NoSummary"), {5: LINES[4], 7: LINES[6]})
+OTHER_FILE = LintedFile("rules/b, c.yml", (), {2: "  - name: x"})
 FINDINGS = (
     LintFinding("promql/syntax", Severity.ERROR, "rules/a.yml", 5, 15, "HighLatency",
                 "unexpected end of input: 50% of\nthe expr"),

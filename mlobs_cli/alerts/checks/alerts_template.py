@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from mlobs_cli.alerts import promql
 from mlobs_cli.alerts.base import Check, Context, Problem, Rule, Severity
@@ -48,6 +49,7 @@ class Template:
     variables: set[str] = field(default_factory=lambda: set(PREDEFINED))  # declared so far (scopes not tracked)
 
 
+@lru_cache(maxsize=4096)  # the same annotations recur across rules: treat the result as read-only
 def parse_template(text: str) -> Template:
     """Parse a Go template well enough to find its errors and the alert labels it reads.
 
