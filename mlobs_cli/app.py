@@ -3,27 +3,53 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
 from mlobs_cli import __version__, render
-from mlobs_cli.commands import alerts as alerts_cmd
-from mlobs_cli.commands import config as config_cmd
-from mlobs_cli.commands import drift as drift_cmd
-from mlobs_cli.commands import gpu as gpu_cmd
-from mlobs_cli.commands import logs as logs_cmd
-from mlobs_cli.commands import metrics as metrics_cmd
-from mlobs_cli.commands import runbook as runbook_cmd
 from mlobs_cli.commands.options import AnyOutputOpt, ConfigOpt, DebugOpt, state
 from mlobs_cli.errors import ExitCode, MlobsError
 
+# The commands, in the order `mlobs --help` lists them: each module (mlobs_cli/commands/<module>.py) is imported
+# only when its command runs, so `mlobs gpu status` never loads the linter, the drift statistics or the Prometheus
+# views. A module exposes `app` (a typer group), or the function named after the colon (one command).
+COMMANDS = {
+    "drift": "drift",
+    "alerts": "alerts",
+    "gpu": "gpu",
+    "metrics": "metrics",
+    "dashboard": "dashboard:dashboard",
+    "logs": "logs",
+    "runbook": "runbook",
+    "config": "config",
+}
+
 
 class MlobsGroup(TyperGroup):
-    """Maps an MlobsError raised anywhere below to one line on stderr and its exit code (or the traceback
-    with --debug). Doing it here, not in main(), gives tests through CliRunner the same behaviour as users."""
+    """The root command. It loads each command's module on first use (see COMMANDS), and maps an MlobsError
+    raised anywhere below to one line on stderr and its exit code (or the traceback with --debug). Doing it here,
+    not in main(), gives tests through CliRunner the same behaviour as users."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, function = target.partition(":")
+        module = importlib.import_module(f"mlobs_cli.commands.{module_name}")
+        if function:
+            return typer.main.get_command_from_info(CommandInfo(name=cmd_name, callback=getattr(module, function)),
+                                                    pretty_exceptions_short=True, rich_markup_mode=None)
+        return typer.main.get_group_from_info(TyperInfo(module.app, name=cmd_name), pretty_exceptions_short=True,
+                                              suggest_commands=True, rich_markup_mode=None)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -43,13 +69,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(drift_cmd.app, name="drift")
-app.add_typer(alerts_cmd.app, name="alerts")
-app.add_typer(gpu_cmd.app, name="gpu")
-app.add_typer(metrics_cmd.app, name="metrics")
-app.add_typer(logs_cmd.app, name="logs")
-app.add_typer(runbook_cmd.app, name="runbook")
-app.add_typer(config_cmd.app, name="config")
 
 
 def _version(value: bool) -> None:

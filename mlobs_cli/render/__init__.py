@@ -46,10 +46,14 @@ class Result(Protocol):
 VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook"}
 
 
+def _view_name(result: object) -> str | None:
+    parts = type(result).__module__.split(".")
+    return VIEWS.get(parts[1]) if len(parts) > 1 and parts[0] == "mlobs_cli" else None
+
+
 def view(result: object) -> Any:
     """The render module of the result's domain, or None for the generic table."""
-    parts = type(result).__module__.split(".")
-    name = VIEWS.get(parts[1]) if len(parts) > 1 and parts[0] == "mlobs_cli" else None
+    name = _view_name(result)
     return importlib.import_module(f"mlobs_cli.render.{name}") if name else None
 
 
@@ -82,11 +86,11 @@ def warn(message: str) -> None:
 
 def emit(result: Result, fmt: str) -> None:
     """Write a result to stdout in the format the user chose; what made it incomplete also goes to stderr."""
-    from mlobs_cli.render import lint as lint_view
-
     for e in result.errors:
         warn(f"{e.backend}: {e.message}")
-    if view(result) is lint_view:
+    if _view_name(result) == "lint":
+        from mlobs_cli.render import lint as lint_view
+
         if fmt != "table":  # the table lists them itself; the machine formats keep stdout for the machine
             for fe in result.file_errors:
                 warn(f"{fe.path}: {fe.message}")
