@@ -10,7 +10,7 @@ import typer
 
 from mlobs_cli import render
 from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings, split_list
-from mlobs_cli.errors import ExitCode
+from mlobs_cli.errors import ExitCode, InputError
 
 app = typer.Typer(no_args_is_help=True, help="GPU health through NVML, on one node or across the fleet (dcgm-exporter).")
 
@@ -81,6 +81,7 @@ def record(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The recording to write (JSON).", dir_okay=False)],
     gpu: GpuOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     output: OutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -97,6 +98,8 @@ def record(
         mlobs gpu record incident-4711.json
     """
     s = settings(ctx, output=output, config=config, debug=debug)
+    if file.exists() and not force:
+        raise InputError(f"{file} exists: pass --force to replace it, or choose another name")
     from mlobs_cli.gpu import service
 
     report = service.record(file, service.Request(split_list(gpu)), s)

@@ -85,6 +85,16 @@ def test_a_record_path_that_cannot_be_written_is_a_usage_error(cli, tmp_path):
     assert result.exit_code == 2 and "cannot write recording" in result.stderr
 
 
+def test_record_never_replaces_a_file_without_force(cli, tmp_path):
+    path = tmp_path / "incident.json"
+    path.write_text("the first recording\n")
+    result = cli("gpu", "record", path)
+    assert result.exit_code == 2 and "exists: pass --force" in result.stderr
+    assert path.read_text() == "the first recording\n"
+    forced = cli("gpu", "record", path, "--force")
+    assert forced.exit_code in (0, 3) and path.read_text() != "the first recording\n"
+
+
 CHILD = "import sys; print('ready', flush=True); sys.stdin.read()"
 
 
