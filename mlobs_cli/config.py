@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
 from mlobs_cli.drift.thresholds import DriftConfig
 from mlobs_cli.errors import ConfigError
 
@@ -67,10 +65,42 @@ KEYS: dict[str, Key] = {
         Key("prometheus.ca_file", str, None, "CA bundle to verify Prometheus' TLS certificate"),
         Key("prometheus.insecure", bool, False, "do not verify Prometheus' TLS certificate"),
         Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus", minimum=0.001),
+        # named endpoints, as kubectl's: `contexts: {prod-eu: {url: ..., token: ...}}`, chosen with --context NAME
+        # or `context:`; a chosen context supplies every prometheus.* key a flag or MLOBS_* variable does not
+        Key("context", str, None, "the entry of `contexts` to use (--context NAME)"),
+        Key("contexts", dict, None, "named Prometheus endpoints: NAME: {url, token, username, password, tenant, "
+            "ca_file, insecure, timeout, alertmanager}", secret=True),
+        Key("alertmanager.url", str, None, "Alertmanager base URL (`alerts firing --alertmanager`)", secret=True),
+        Key("alertmanager.token", str, None, "bearer token sent to Alertmanager (env or file only)", secret=True),
         *_section("drift", DriftConfig),
         # -- gpu: keys of `mlobs gpu` below this line --
+        Key("gpu.fail_on", str, "alert", "`gpu status` exits 1 on a finding at or above this severity",
+            choices=("info", "warn", "alert")),
+        Key("gpu.utilization_low", float, 30.0, "GPU utilization % below which a GPU is underused (warn)"),
+        Key("gpu.utilization_high", float, 95.0, "GPU utilization % above which a GPU is saturated (alert)"),
+        Key("gpu.memory_high", float, 90.0, "GPU memory used % above which to alert"),
+        Key("gpu.temperature_margin", float, 5.0, "warn this many degrees C under the GPU's slowdown temperature"),
+        Key("gpu.xid_wait_ms", int, 10, "milliseconds `gpu status` waits for XID critical error events"),
+        Key("gpu.models", dict, {}, "model name -> regular expression searched in a GPU process's command line"),
+        Key("gpu.model_env", list, ["MODEL_NAME", "SERVED_MODEL_NAME"],
+            "environment variables of a GPU process that name its model"),
         # -- logs: keys of `mlobs logs` below this line --
+        # named `log.*`, not `logs.*`, so that the source's variable is MLOBS_LOG_SOURCE, as issue 6 asks
+        Key("log.source", str, None, "prediction logs: path, glob, file:// or postgresql:// URL, or a name in "
+            "log.sources", secret=True),
+        Key("log.sources", dict, {}, "named prediction-log sources: name -> path or URL (`--source NAME`)",
+            secret=True),
+        Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
+        Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
+            "log record (the seed's redact_fields)"),
+        Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low"),
         # -- runbook: keys of `mlobs runbook` below this line --
+        Key("runbook.llm_models", list, [], "models that are LLMs: their latency SLO is runbook.llm_slo_ms"),
+        Key("runbook.slo_ms", float, 100.0, "p99 latency SLO of a non-LLM model, in milliseconds", minimum=0.001),
+        Key("runbook.llm_slo_ms", float, 200.0, "p99 latency SLO of an LLM model, in milliseconds", minimum=0.001),
+        Key("runbook.dir", str, None, "a directory of the team's own runbooks (also $XDG_CONFIG_HOME/mlobs/runbooks)"),
+        Key("runbook.state_dir", str, None, "where walks save their state for `runbook resume` "
+            "[default: $XDG_STATE_HOME/mlobs/walks]"),
     ]
 }
 
@@ -100,6 +130,8 @@ class Settings:
         value = self.values[name]
         if value is None:
             return ""
+        if name == "contexts":
+            return shown_contexts(value)
         return mask_secret(str(value)) if KEYS[name].secret else str(value)
 
 
@@ -115,6 +147,51 @@ def mask_secret(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"****@{host}"))
+
+
+CONTEXT_KEYS = {"url": "prometheus.url", "token": "prometheus.token", "username": "prometheus.username",
+                "password": "prometheus.password", "tenant": "prometheus.tenant", "ca_file": "prometheus.ca_file",
+                "insecure": "prometheus.insecure", "timeout": "prometheus.timeout",
+                "alertmanager": "alertmanager.url"}
+
+
+def shown_contexts(contexts: Mapping[str, Any]) -> str:
+    """`contexts` as `config show` prints it: each name with its keys, secret ones masked."""
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{k}={mask_secret(str(v)) if KEYS[CONTEXT_KEYS[k]].secret else v}"
+                                for k, v in entry.items() if k in CONTEXT_KEYS)
+        for name, entry in contexts.items() if isinstance(entry, Mapping))
+
+
+def _apply_context(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """Fill the keys of the chosen context (`context`) from `contexts`: over the file and the defaults, under a
+    flag or an MLOBS_* variable. The file's own prometheus.* keys are then not used at all: a token of one server
+    must never be sent to another."""
+    name = values["context"]
+    if name is None:
+        return
+    if sources["prometheus.url"] in ("flag", "env"):
+        # a URL given for this run names the server: the file's default context must not add its credentials
+        if sources["context"] in ("flag", "env"):
+            raise ConfigError("--context and --prometheus (or MLOBS_PROMETHEUS_URL) both name a server: give one")
+        return
+    contexts = values["contexts"] or {}
+    if name not in contexts:
+        known = ", ".join(sorted(contexts)) or "none defined (add `contexts:` to the config file)"
+        raise ConfigError(f"context {name!r} not found; contexts: {known}")
+    entry = contexts[name]
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"contexts.{name}: expected a mapping of {', '.join(CONTEXT_KEYS)}")
+    unknown = sorted(set(entry) - set(CONTEXT_KEYS))
+    if unknown:
+        raise ConfigError(f"contexts.{name}: unknown key {unknown[0]!r} (known: {', '.join(CONTEXT_KEYS)})")
+    for short, key_name in CONTEXT_KEYS.items():
+        if sources[key_name] in ("flag", "env"):
+            continue
+        key = KEYS[key_name]
+        raw = entry.get(short, key.default)
+        values[key_name] = _convert(key, raw, f"contexts.{name}.{short}")
+        sources[key_name] = f"context {name}" if short in entry else "default"
 
 
 def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
@@ -146,6 +223,8 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def load_file(path: Path) -> dict[str, Any]:
+    import yaml  # only with a config file: most runs have none, and every run resolves settings
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -173,9 +252,8 @@ def _convert(key: Key, raw: Any, source: str) -> Any:
     try:
         if key.type is bool:
             value: Any = raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
-        elif key.type is int and isinstance(raw, float) and not raw.is_integer():
-            raise ValueError
-        elif key.type in (int, float) and isinstance(raw, bool):
+        elif (key.type is int and isinstance(raw, float) and not raw.is_integer()) or (
+                key.type in (int, float) and isinstance(raw, bool)):
             raise ValueError
         else:
             value = key.type(raw)
@@ -191,6 +269,8 @@ def _convert(key: Key, raw: Any, source: str) -> Any:
 def _structured(key: Key, raw: Any, source: str) -> Any:
     """A mapping or list key (`gpu.models`): YAML in the file, YAML or JSON text in the environment."""
     if isinstance(raw, str):
+        import yaml
+
         try:
             raw = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -221,6 +301,7 @@ def resolve(
         label = {"flag": "--flag", "env": key.env, "file": str(path), "default": "default"}[source]
         values[key.name] = _convert(key, raw, label)
         sources[key.name] = source
+    _apply_context(values, sources)
     drift = DriftConfig(**{k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("drift.")})
     if not drift.psi_watch <= drift.psi_alert <= drift.psi_high:
         raise ConfigError("drift thresholds must satisfy psi_watch <= psi_alert <= psi_high")

@@ -9,21 +9,24 @@ share, so a command never knows which of them it talks to. What it owns:
 - one timeout for each try; bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
   restarting server answers), never on a timeout, which has already waited as long as the user allowed;
 - errors as mlobs errors: a server that cannot be reached or refuses -> `BackendUnavailable` (exit 3) with the
-  URL masked; a request the server calls `bad_data` (invalid PromQL, a bad matcher) -> `InputError` (exit 2) with
-  the server's own message;
+  URL masked; a request the server calls `bad_data`, or answers 400 or 422 with an error (invalid PromQL, a bad
+  matcher, many-to-many matching) -> `InputError` (exit 2) with the server's own message;
 - the `warnings` of every answer (Thanos partial responses, VictoriaMetrics limits) collected on `client.warnings`,
-  for the command to show.
+  for the command to show, and the requests a server answered only in part (VictoriaMetrics cluster's
+  `isPartial`) on `client.partial`, so the command can mark its result incomplete (exit 3);
+- `gather`: the queries of one view sent together on a few threads, so a view costs about its slowest query.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -44,6 +47,11 @@ RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.Rem
 TENANT_HEADER = "X-Scope-OrgID"  # Mimir, Cortex (and Thanos receive, with its default tenant header)
 
 TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None for the server's default
+# Requests of one view in flight at once: a dashboard's ~20 queries cost about two rounds of its slowest one,
+# without one laptop opening dozens of connections to a shared Prometheus.
+MAX_CONCURRENT = 12
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +72,7 @@ class Series:
 
 
 class PrometheusClient:
-    """A connection to one Prometheus-compatible server. Close it (or use it as a context manager) when done.
+    """A connection to one Prometheus-compatible server (thread-safe: `gather` shares it between threads). Close it (or use it as a context manager) when done.
 
     Args:
         url: Base URL, http or https, with any path prefix the server lives under (`https://host/prometheus`).
@@ -82,6 +90,9 @@ class PrometheusClient:
         ConfigError: Both a token and basic auth are set.
     """
 
+    name = "prometheus"  # the server as messages name it
+    auth_hint = "prometheus.token, or prometheus.username and prometheus.password"
+
     def __init__(
         self,
         url: str,
@@ -95,12 +106,14 @@ class PrometheusClient:
         backoff: Sequence[float] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        parts = http.parse_url(url, "prometheus")
+        parts = http.parse_url(url, self.name)
         if token and (username or parts.username):
-            raise ConfigError("prometheus: set a token or a username and password, not both")
+            raise ConfigError(f"{self.name}: set a token or a username and password, not both")
         self.url = url.rstrip("/")
         self.shown = mask_secret(url)  # the URL as every message shows it
         self.warnings: list[str] = []  # the `warnings` of every answer so far, each once, in order
+        self.partial: list[str] = []  # the queries (or API paths) answered only in part, each once
+        self._lock = threading.Lock()  # over warnings and partial, which gather's threads add to
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
         self._secrets = tuple(s for s in {token, password, parts.password, unquote(parts.password or "")} if s)
         headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
@@ -122,7 +135,8 @@ class PrometheusClient:
         """
         url = settings["prometheus.url"]
         if not url:
-            raise ConfigError("no Prometheus URL: pass --prometheus URL or set MLOBS_PROMETHEUS_URL")
+            raise ConfigError("no Prometheus URL: pass --prometheus URL or --context NAME, or set "
+                              "MLOBS_PROMETHEUS_URL")
         verify: bool | str = False if settings["prometheus.insecure"] else (settings["prometheus.ca_file"] or True)
         return cls(url, token=settings["prometheus.token"], username=settings["prometheus.username"],
                    password=settings["prometheus.password"], tenant=settings["prometheus.tenant"], verify=verify,
@@ -181,7 +195,7 @@ class PrometheusClient:
             InputError: The server refused the expression or the range (e.g. over 11,000 points a series).
         """
         params = [("query", promql), ("start", _timestamp(start)), ("end", _timestamp(end)),
-                  ("step", f"{step:g}")]
+                  ("step", f"{step:.3f}".rstrip("0").rstrip("."))]  # not :g, which rounds 2866.904 to 2866.9
         data = self.get("/api/v1/query_range", params)
         return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
                 for r in data.get("result") or ()]
@@ -190,21 +204,79 @@ class PrometheusClient:
         """`/api/v1/status/buildinfo`: version, revision, branch... of the server."""
         return dict(self.get("/api/v1/status/buildinfo", []))
 
+    def rules(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """`/api/v1/rules`: the rule groups the server evaluates (`kind` "alert" or "record" to keep one kind),
+        each with its `rules`; VictoriaMetrics answers an empty list unless vmalert is behind it."""
+        params = [("type", kind)] if kind else []
+        return list((self.get("/api/v1/rules", params) or {}).get("groups") or ())
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """`/api/v1/alerts`: the alerts now pending or firing, each with labels, annotations, state, activeAt
+        (RFC 3339) and value (a string)."""
+        return list((self.get("/api/v1/alerts", []) or {}).get("alerts") or ())
+
+    def metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
+        """`/api/v1/metadata`: metric name -> its type, help and unit as the targets expose them. Empty for series
+        that were backfilled or pushed by remote write without metadata."""
+        return dict(self.get("/api/v1/metadata", [("metric", metric)] if metric else []) or {})
+
+    def gather(self, calls: Mapping[K, Callable[[], T]], workers: int = MAX_CONCURRENT
+               ) -> dict[K, T | BackendUnavailable]:
+        """Run the requests of one view together, on up to `workers` threads sharing this client's connections.
+
+        Args:
+            calls: name -> a call of this client's methods (`partial(client.query, promql, at)`).
+            workers: threads at most.
+
+        Returns:
+            name -> the call's answer, or the BackendUnavailable it raised (the other answers still count: the
+            view is partial, and says so).
+
+        Raises:
+            InputError: A call the server refused (invalid PromQL): the view cannot be drawn as asked.
+            BackendUnavailable: Every call failed: a server that is down is one error, not one per query.
+        """
+        if not calls:
+            return {}
+        from concurrent.futures import ThreadPoolExecutor
+
+        def run(call: Callable[[], T]) -> T | BackendUnavailable:
+            try:
+                return call()
+            except BackendUnavailable as e:
+                return e
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls))),
+                                thread_name_prefix=f"mlobs-{self.name}") as pool:
+            futures = {key: pool.submit(run, call) for key, call in calls.items()}
+            # .result() re-raises an InputError in this thread; the pool's exit waits for the other requests
+            results = {key: future.result() for key, future in futures.items()}
+        failures = [r for r in results.values() if isinstance(r, BackendUnavailable)]
+        if len(failures) == len(results):
+            raise failures[0]
+        return results
+
     def get(self, path: str, params: Iterable[tuple[str, str]]) -> Any:
         """GET `path` (under the base URL) and return the `data` of a successful answer.
 
         Raises:
             BackendUnavailable: Not reachable, not 2xx after the retries, or not the Prometheus API.
-            InputError: The server says the request is `bad_data` (its message is included).
+            InputError: The server says the request is `bad_data`, or answers 400 or 422 (its message included).
         """
-        response = self._send(path, list(params))
+        params = list(params)
+        response = self._send(path, params)
         body = self._body(response)
         if not response.is_success or body.get("status") != "success":
             raise self._refusal(response, body)
-        for warning in body.get("warnings") or ():
-            text = self._scrub(str(warning))
-            if text not in self.warnings:
-                self.warnings.append(text)
+        with self._lock:
+            for warning in body.get("warnings") or ():
+                text = self._scrub(str(warning))
+                if text not in self.warnings:
+                    self.warnings.append(text)
+            if body.get("isPartial") is True:  # VictoriaMetrics cluster: a storage node did not answer
+                what = dict(params).get("query", path)
+                if what not in self.partial:
+                    self.partial.append(what)
         return body.get("data")
 
     # -- the plumbing -------------------------------------------------------------------------------------------
@@ -218,16 +290,16 @@ class PrometheusClient:
             try:
                 response = self._http.get(target, params=params)
             except httpx.TimeoutException as e:
-                raise BackendUnavailable(f"prometheus {self.shown} did not answer in time "
+                raise BackendUnavailable(f"{self.name} {self.shown} did not answer in time "
                                          f"({type(e).__name__}; prometheus.timeout)") from None
             except RETRY_ERRORS as e:
-                failure = BackendUnavailable(f"cannot reach prometheus {self.shown}: {self._reason(e)}")
+                failure = BackendUnavailable(f"cannot reach {self.name} {self.shown}: {self._reason(e)}")
                 continue
             except httpx.TransportError as e:  # e.g. a TLS failure: retrying gives the same answer
-                raise BackendUnavailable(f"cannot reach prometheus {self.shown}: {self._reason(e)}") from None
+                raise BackendUnavailable(f"cannot reach {self.name} {self.shown}: {self._reason(e)}") from None
             if response.status_code not in RETRY_STATUS:
                 return response
-            failure = BackendUnavailable(f"prometheus {self.shown} answered {response.status_code} "
+            failure = BackendUnavailable(f"{self.name} {self.shown} answered {response.status_code} "
                                          f"{response.reason_phrase}{self._first_line(response.text)}")
         assert failure is not None
         raise failure
@@ -240,24 +312,25 @@ class PrometheusClient:
         if isinstance(body, dict):
             return body
         if response.is_success:
-            raise BackendUnavailable(f"prometheus {self.shown} answered {response.status_code} with something "
-                                     "that is not the Prometheus API (not a JSON object): check the URL")
+            raise BackendUnavailable(f"{self.name} {self.shown} answered {response.status_code} with something "
+                                     f"that is not the {self.name.capitalize()} API (not a JSON object): check the URL")
         return {}
 
     def _refusal(self, response: httpx.Response, body: Mapping[str, Any]) -> Exception:
         error = self._scrub(" ".join(str(body.get("error") or "").split()))
-        if body.get("errorType") == "bad_data":
-            return InputError(f"prometheus {self.shown} refused the request: {error}")
+        # Prometheus: 400 bad_data (a parse error), 422 execution (many-to-many matching, too many samples);
+        # VictoriaMetrics answers 422 to a parse error too: each is the query's fault, with the server's words
+        if body.get("errorType") == "bad_data" or (response.status_code in (400, 422) and error):
+            return InputError(f"{self.name} {self.shown} refused the request: {error}")
         status = f"{response.status_code} {response.reason_phrase}"
         if response.status_code in (401, 403):
-            return BackendUnavailable(f"prometheus {self.shown} answered {status}: check prometheus.token, or "
-                                      "prometheus.username and prometheus.password")
+            return BackendUnavailable(f"{self.name} {self.shown} answered {status}: check {self.auth_hint}")
         if 300 <= response.status_code < 400:
             where = response.headers.get("location", "")
-            return BackendUnavailable(f"prometheus {self.shown} answered {status}"
+            return BackendUnavailable(f"{self.name} {self.shown} answered {status}"
                                       + (f" to {mask_secret(where)}" if where else "") + ": use that URL")
         detail = error or self._first_line(response.text).removeprefix(": ")
-        return BackendUnavailable(f"prometheus {self.shown} answered {status}" + (f": {detail}" if detail else ""))
+        return BackendUnavailable(f"{self.name} {self.shown} answered {status}" + (f": {detail}" if detail else ""))
 
     def _reason(self, error: httpx.TransportError) -> str:
         # httpx's own message is short ("[Errno 111] Connection refused"); some have none

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import catalogue, render
-from mlobs_cli.commands.options import LINT_FORMATS, ConfigOpt, DebugOpt, LintOutputOpt, settings
+from mlobs_cli.commands.metrics import ContextOpt, InsecureOpt, PrometheusOpt, finish, moment, prometheus_settings
+from mlobs_cli.commands.options import LINT_FORMATS, ConfigOpt, DebugOpt, LintOutputOpt, OutputOpt, settings
 from mlobs_cli.errors import InputError
 
 app = typer.Typer(help="Lint alert rules; convert the seed's alert shorthand.",
@@ -112,3 +113,37 @@ def convert(
     except OSError as e:
         raise InputError(f"cannot write {output_file}: {e.strerror or e}") from e
     render.stderr_console().print(f"wrote {output_file}", markup=False)
+
+
+@app.command()
+def firing(
+    ctx: typer.Context,
+    alertmanager: Annotated[str | None, typer.Option(metavar="URL", help="Ask this Alertmanager (/api/v2/alerts) "
+                            "instead of Prometheus; a token goes in MLOBS_ALERTMANAGER_TOKEN or the config file "
+                            "[env: MLOBS_ALERTMANAGER_URL]", show_default=False)] = None,
+    silenced: Annotated[bool, typer.Option("--silenced", help="With --alertmanager, also list silenced and "
+                        "inhibited alerts (state `suppressed`).")] = False,
+    prometheus: PrometheusOpt = None,
+    context: ContextOpt = None,
+    insecure: InsecureOpt = False,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the alerts firing or pending now, oldest first, with what the escalation policy asks of you.
+
+    From Prometheus (/api/v1/alerts: pending and firing) or, with --alertmanager (or `alertmanager:` in the
+    context), from Alertmanager (firing, silences applied). The severity label maps to the seed's escalation
+    policy: info best effort (Slack), warning 30 minutes (Slack + email, escalated after 2 hours), critical 5
+    minutes (PagerDuty, manager at once), emergency immediate (PagerDuty + phone, all hands). Exit 0 whether or
+    not alerts fire; 3 if the server cannot be reached.
+
+    Example:
+
+        mlobs alerts firing --context prod-eu -o json
+    """
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure,
+                            **{"alertmanager.url": alertmanager})
+    from mlobs_cli.metrics import firing as f
+
+    finish(f.fetch(s, silenced, moment(None)), s)

@@ -198,16 +198,16 @@ def chart(f: FeatureDrift) -> str:
     top, step = _axis_top(max(max(b.ref_share, b.cur_share) for b in f.bins))
     label = f"{f.name}: share of reference and current values per bin"
     return "".join([
-        f'<svg class="chart" data-feature="{_e(f.name)}" viewBox="{-pad} 0 {width + pad:.0f} {height}" '
-        f'width="{width + pad:.0f}" height="{height}" role="img" aria-label="{_e(label)}">',
+        (f'<svg class="chart" data-feature="{_e(f.name)}" viewBox="{-pad} 0 {width + pad:.0f} {height}" '
+        f'width="{width + pad:.0f}" height="{height}" role="img" aria-label="{_e(label)}">'),
         _legend(),
         _y_axis(top, step, width),
         '<g class="bars">', *(_bars(b, i, group, top) for i, b in enumerate(f.bins)), "</g>",
         *(_x_label(b, i, group, turned) for i, b in enumerate(f.bins)),
-        f'<line class="axis" x1="{LEFT}" y1="{TOP + PLOT_HEIGHT}" x2="{width - RIGHT:.1f}" '
-        f'y2="{TOP + PLOT_HEIGHT}"/>',
-        f'<text x="{LEFT + (width - LEFT - RIGHT) / 2:.1f}" y="{height - 4}" text-anchor="middle">'
-        f'{"bin" if f.kind == "numerical" else "category"}</text>',
+        (f'<line class="axis" x1="{LEFT}" y1="{TOP + PLOT_HEIGHT}" x2="{width - RIGHT:.1f}" '
+        f'y2="{TOP + PLOT_HEIGHT}"/>'),
+        (f'<text x="{LEFT + (width - LEFT - RIGHT) / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+        f'{"bin" if f.kind == "numerical" else "category"}</text>'),
         "</svg>",
     ])
 

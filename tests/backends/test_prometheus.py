@@ -4,6 +4,7 @@ not do on demand (a 503 then a 200, a token to check, a warning, a body that is 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 
@@ -311,3 +312,131 @@ def test_range_query_points(client, prometheus):
     assert len(series) == 1 and len(series[0].points) == 11
     times = [t for t, _ in series[0].points]
     assert times == sorted(times) and times[-1] == pytest.approx(prometheus.end, abs=1e-3)
+
+
+# -- rules, alerts, metadata; gather; partial answers (issue 5) -------------------------------------------------
+
+def test_rules_alerts_and_metadata_of_a_backfilled_server(client):
+    # no rule files, and backfilled series carry no metadata: each answers empty, in its own type
+    assert client.rules() == [] and client.alerts() == [] and client.metadata() == {}
+
+
+def test_rules_alerts_metadata_requests():
+    seen = []
+    answers = {
+        "/api/v1/rules": {"groups": [{"name": "serving", "rules": [{"name": "HighLatency", "type": "alerting"}]}]},
+        "/api/v1/alerts": {"alerts": [{"labels": {"alertname": "A"}, "state": "firing"}]},
+        "/api/v1/metadata": {"up": [{"type": "gauge", "help": "", "unit": ""}]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, dict(request.url.params)))
+        return ok(answers[request.url.path])
+
+    c = mock(handler)
+    assert c.rules("alert")[0]["name"] == "serving"
+    assert c.alerts()[0]["state"] == "firing"
+    assert c.metadata("up") == {"up": [{"type": "gauge", "help": "", "unit": ""}]}
+    assert seen == [("/api/v1/rules", {"type": "alert"}), ("/api/v1/alerts", {}), ("/api/v1/metadata", {"metric": "up"})]
+
+
+def test_gather_keeps_each_answer_and_each_failure():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["query"] == "down":
+            return httpx.Response(503, text="store unavailable")
+        return ok({"resultType": "scalar", "result": [1700000000, request.url.params["query"]]})
+
+    c = mock(handler)
+    answers = c.gather({name: functools.partial(c.query, name) for name in ("1", "2", "down")})
+    assert answers["1"][0].value == 1 and answers["2"][0].value == 2
+    assert isinstance(answers["down"], BackendUnavailable) and "503" in str(answers["down"])
+
+
+def test_gather_raises_a_refused_query():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["query"] == "sum(":
+            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "parse error"})
+        return ok({"resultType": "vector", "result": []})
+
+    c = mock(handler)
+    with pytest.raises(InputError, match="parse error"):
+        c.gather({q: functools.partial(c.query, q) for q in ("up", "sum(")})
+
+
+def test_gather_raises_one_error_when_every_call_fails():
+    c = mock(lambda request: httpx.Response(502, text="bad gateway"))
+    with pytest.raises(BackendUnavailable, match="502"):
+        c.gather({q: functools.partial(c.query, q) for q in ("a", "b", "c")})
+
+
+def test_warnings_from_concurrent_answers_are_kept_once():
+    c = mock(lambda request: ok({"resultType": "vector", "result": []}, warnings=["limit reached"]))
+    c.gather({i: functools.partial(c.query, f"q{i}") for i in range(40)})
+    assert c.warnings == ["limit reached"]
+
+
+def test_a_partial_answer_is_recorded_by_its_query():
+    c = mock(lambda request: ok({"resultType": "vector", "result": []}, isPartial=True))
+    c.query("sum(up)")
+    c.query("sum(up)")
+    assert c.partial == ["sum(up)"]
+
+
+def test_422_with_an_error_is_an_input_error():
+    # VictoriaMetrics answers a parse error 422; Prometheus answers 422 `execution` to many-to-many matching
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": "error", "errorType": "422", "error": "unparsed data"})
+
+    with pytest.raises(InputError, match="refused the request: unparsed data"):
+        mock(handler).query("sum(")
+
+
+def test_the_step_is_sent_to_the_millisecond():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["step"])
+        return ok({"resultType": "matrix", "result": []})
+
+    c = mock(handler)
+    c.query_range("up", 0, 31536000, 2866.904)
+    c.query_range("up", 0, 3600, 15)
+    assert seen == ["2866.904", "15"]
+
+
+# -- Alertmanager (same transport, API v2 answers) ---------------------------------------------------------------
+
+def am(handler, **kwargs):
+    from mlobs_cli.backends.alertmanager import AlertmanagerClient
+
+    return AlertmanagerClient("http://am.test:9093", transport=httpx.MockTransport(handler), backoff=(0, 0), **kwargs)
+
+
+def test_alertmanager_alerts_request():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, dict(request.url.params), request.headers.get("authorization")))
+        return httpx.Response(200, json=[{"labels": {"alertname": "A"}, "status": {"state": "active"}}])
+
+    assert am(handler, token=TOKEN).alerts()[0]["labels"] == {"alertname": "A"}
+    assert seen == [("/api/v2/alerts", {"active": "true", "silenced": "false", "inhibited": "false",
+                                        "unprocessed": "true"}, f"Bearer {TOKEN}")]
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "match"),
+    [
+        pytest.param(httpx.Response(400, json="bad matcher format: x"), InputError, "refused the request: bad matcher",
+                     id="400 with the server's words"),
+        pytest.param(httpx.Response(401, text=f"no {TOKEN}"), BackendUnavailable, "check alertmanager.token",
+                     id="401"),
+        pytest.param(httpx.Response(200, json={"status": "success"}), BackendUnavailable, "not a list of alerts",
+                     id="the Prometheus API, not Alertmanager's"),
+        pytest.param(httpx.Response(200, text="<html>"), BackendUnavailable, "not JSON", id="html"),
+    ],
+)
+def test_alertmanager_refusals(response, error, match):
+    with pytest.raises(error, match=match) as e:
+        am(lambda request: response, token=TOKEN).alerts()
+    assert TOKEN not in str(e.value) and "alertmanager http://am.test:9093" in str(e.value)

@@ -1,0 +1,79 @@
+"""Alertmanager's API v2 (`/api/v2/alerts`): the alerts it holds, with their silences and inhibitions.
+
+The transport is the Prometheus client's (auth, TLS, timeouts, bounded retries, errors with the URL masked); only the
+answer differs: API v2 answers a bare JSON document, with no `status`/`data` envelope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from mlobs_cli.backends.prometheus import PrometheusClient
+from mlobs_cli.config import Settings
+from mlobs_cli.errors import BackendUnavailable, ConfigError
+
+__all__ = ["AlertmanagerClient"]
+
+
+class AlertmanagerClient(PrometheusClient):
+    """A connection to one Alertmanager (or an Alertmanager-compatible API: Mimir's, Cortex's, with `tenant`).
+    The constructor takes the arguments of PrometheusClient."""
+
+    name = "alertmanager"
+    auth_hint = "alertmanager.token, or a user:password@ in alertmanager.url"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> AlertmanagerClient:
+        """A client for `alertmanager.url` and `alertmanager.token`; TLS, tenant and timeout as for Prometheus.
+
+        Raises:
+            ConfigError: No `alertmanager.url` is set.
+        """
+        url = settings["alertmanager.url"]
+        if not url:
+            raise ConfigError("no Alertmanager URL: pass --alertmanager URL or set MLOBS_ALERTMANAGER_URL")
+        verify: bool | str = False if settings["prometheus.insecure"] else (settings["prometheus.ca_file"] or True)
+        return cls(url, token=settings["alertmanager.token"], tenant=settings["prometheus.tenant"], verify=verify,
+                   timeout=settings["prometheus.timeout"], **kwargs)
+
+    def alerts(self, *, silenced: bool = False, inhibited: bool = False) -> list[dict[str, Any]]:
+        """`/api/v2/alerts`: the active alerts, each with labels, annotations, startsAt (RFC 3339), status
+        {state, silencedBy, inhibitedBy} and fingerprint; silenced and inhibited ones only when asked for."""
+        params = [("active", "true"), ("silenced", str(silenced).lower()), ("inhibited", str(inhibited).lower()),
+                  ("unprocessed", "true")]
+        body = self.get("/api/v2/alerts", params)
+        if not isinstance(body, list):
+            raise BackendUnavailable(f"alertmanager {self.shown} answered something that is not a list of alerts: "
+                                     "check the URL")
+        return body
+
+    def get(self, path: str, params: Iterable[tuple[str, str]]) -> Any:
+        """GET `path` and return the decoded JSON answer.
+
+        Raises:
+            BackendUnavailable: Not reachable, not 2xx after the retries, or not JSON.
+            InputError: The server calls the request bad (400 with its message).
+        """
+        response = self._send(path, list(params))
+        if not response.is_success:
+            raise self._refusal(response, self._error_body(response))
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackendUnavailable(f"alertmanager {self.shown} answered {response.status_code} with something "
+                                     "that is not JSON: check the URL") from None
+
+    @staticmethod
+    def _error_body(response: httpx.Response) -> dict[str, Any]:
+        # API v2 refuses a bad filter with 400 and a JSON string (or text): keep it as the server's message
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        if response.status_code == 400 and isinstance(body, str):
+            return {"errorType": "bad_data", "error": body}
+        return body if isinstance(body, dict) else {}

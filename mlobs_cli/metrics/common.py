@@ -1,0 +1,142 @@
+"""What every metrics view shares: a value with its change and threshold level, the catalogue's thresholds, and the
+answer of a set of concurrent queries turned into values and the errors that make a view partial."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlobs_cli import catalogue
+from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
+from mlobs_cli.errors import BackendUnavailable
+from mlobs_cli.results import BackendError
+from mlobs_cli.timeparse import isoformat
+
+# The seed compares a dashboard's numbers with "the same window an hour earlier" (its ▲/▼).
+COMPARE_OFFSET = timedelta(hours=1)
+# Catalogue levels by how loud a cell is drawn: alert red, the others (warn, investigate, scale_up) yellow.
+LEVEL_RANK = {"alert": 2, "warn": 1, "investigate": 1, "scale_up": 1}
+
+
+def number(value: float | None) -> float | None:
+    """A sample's value as a view keeps it: NaN (histogram_quantile over no requests, 0/0) is no value."""
+    return None if value is None or math.isnan(value) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One number of a view, with the same number an hour earlier and the catalogue level it crosses."""
+
+    value: float | None
+    previous: float | None = None
+    level: str | None = None  # a catalogue level ("warn", "alert", ...) the value crosses, or None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def ratio(self) -> float | None:
+        """value / previous: what a rate's ▲/▼ shows, and the catalogue's `ratio_to_baseline`."""
+        if self.value is None or not self.previous:
+            return None
+        return self.value / self.previous
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "previous": self.previous, "change": self.change, "level": self.level}
+
+
+def level(metric: str | None, stat: str | None, cell: Cell) -> str | None:
+    """The loudest catalogue level the cell crosses for `metric`'s thresholds on `stat`, or None.
+
+    A `ratio_to_baseline` threshold compares the value with the previous window's (the baseline here)."""
+    if metric is None or stat is None:
+        return None
+    entry = catalogue.load().get(metric)
+    observed = cell.ratio if stat == "ratio_to_baseline" else cell.value
+    if entry is None or observed is None:
+        return None
+    crossed = [t.level for t in entry.thresholds if t.stat == stat and t.crossed(observed)]
+    return max(crossed, key=LEVEL_RANK.__getitem__, default=None)
+
+
+def selector(model: str | None) -> str:
+    """The matcher a `--model` adds inside a selector's braces (a PromQL string: JSON's escapes are Go's)."""
+    return "" if model is None else f"model={json.dumps(model)}"
+
+
+def at_times(at: datetime) -> dict[str, datetime]:
+    return {"now": at, "previous": at - COMPARE_OFFSET}
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The answers of one view's concurrent queries, and what went wrong with the others."""
+
+    values: Mapping[Any, Any]
+    errors: tuple[BackendError, ...]
+    warnings: tuple[str, ...]
+
+    def get(self, key: Any) -> Any:
+        """The answer of `key`, or None if that query failed (listed in `errors`)."""
+        return self.values.get(key)
+
+
+def ask(client: PrometheusClient, calls: Mapping[Any, Any]) -> Answers:
+    """Send `calls` (key -> a call of `client`) together; a failed query becomes a BackendError of the view, and a
+    query the server answered only in part (client.partial) another, so the view is marked incomplete (exit 3).
+
+    Raises:
+        InputError: The server refused a query (invalid PromQL).
+        BackendUnavailable: Every query failed (the server is down, refuses our credentials, or hangs).
+    """
+    results = client.gather(calls)
+    values = {k: v for k, v in results.items() if not isinstance(v, BackendUnavailable)}
+    errors = [str(e) for e in results.values() if isinstance(e, BackendUnavailable)]
+    found = [BackendError(client.name, m) for m in dict.fromkeys(errors)]
+    found += [BackendError(client.name, f"partial response (a storage node did not answer) for {q}")
+              for q in client.partial]
+    return Answers(values, tuple(found), tuple(client.warnings))
+
+
+QUERY_LABEL = "mlobs_query"  # names, in a union's answer, the expression each series came from
+
+
+def union(exprs: Mapping[str, str]) -> str:
+    """One PromQL expression answering all of `exprs` (name -> instant-vector expression), each series labelled
+    with its name: `label_replace(A, "mlobs_query", "a", "", "") or label_replace(B, ...)`.
+
+    A view's instant queries at one time go as one request: each costs the client ~1 ms of CPU (httpx, JSON),
+    which threads share under the GIL, and a round trip, which a VPN at 3 a.m. makes 50 ms. The server still
+    evaluates every expression, and the PromQL shown to the user (--show-queries) is each expression alone.
+    """
+    return " or ".join(f"label_replace({q}, {json.dumps(QUERY_LABEL)}, {json.dumps(name)}, \"\", \"\")"
+                       for name, q in exprs.items())
+
+
+def split(samples: list[Sample], names: Iterable[str]) -> dict[str, list[Sample]]:
+    """The answer of `union(exprs)` back into each expression's samples, without the label naming it."""
+    out: dict[str, list[Sample]] = {name: [] for name in names}
+    for s in samples:
+        labels = dict(s.labels)
+        out[labels.pop(QUERY_LABEL)].append(Sample(labels, s.time, s.value))
+    return out
+
+
+def by_labels(samples: list[Sample] | None, labels: tuple[str, ...]) -> dict[tuple[str, ...], float | None]:
+    """Samples keyed by the values of `labels` ("" for a label a sample lacks)."""
+    return {tuple(s.labels.get(n, "") for n in labels): number(s.value) for s in samples or ()}
+
+
+def series_points(series: Series) -> list[dict[str, Any]]:
+    return [{"time": isoformat(utc(t)), "value": number(v)} for t, v in series.points]
+
+
+def utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

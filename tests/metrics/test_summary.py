@@ -1,0 +1,160 @@
+"""`mlobs metrics summary` on the scenario, in Prometheus and in VictoriaMetrics: every number of every row against
+metrics_reference.py's computation over the generated samples (relative tolerance: its TOLERANCE), and every
+level against the story the scenario tells (scenario.py's docstring)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from metrics_reference import TOLERANCE, close, gauges, quantiles, rates
+from scenario import SHORT, Scenario
+
+from mlobs_cli.metrics.common import LEVEL_RANK
+from mlobs_cli.metrics.summary import COLUMNS, LOAD_WINDOW
+from mlobs_cli.timeparse import isoformat
+
+W = 300.0
+
+
+def expected_row(sc: Scenario, model: str, version: str, t: float) -> dict[str, float]:
+    """Every column of one row at t, from the samples."""
+    mv, m = (model, version), (model,)
+    requests = rates(sc, "inference_requests_total", t, W, ("model",), model=model)[m]
+    errors = sum(rates(sc, "inference_errors_total", t, W, ("model",), model=model).values())
+    gpus = [labels["gpu_id"] for labels, _ in gauges(sc, "gpu_memory_allocated_bytes", t, model=model)]
+    used = {labels["gpu_id"]: v for labels, v in gauges(sc, "gpu_memory_used_bytes", t)}
+    total = {labels["gpu_id"]: v for labels, v in gauges(sc, "gpu_memory_total_bytes", t)}
+    batch = rates(sc, "batch_size_sum", t, W, ("model",), model=model)[m] / \
+        rates(sc, "batch_size_count", t, W, ("model",), model=model)[m]
+    return {
+        "requests_per_second": rates(sc, "inference_requests_total", t, W, ("model", "version"), model=model)[mv],
+        "error_ratio": errors / requests,
+        **{f"latency_p{p}_seconds": quantiles(sc, p / 100, "inference_latency_seconds", t, W, ("model", "version"),
+                                              model=model)[mv] for p in (50, 95, 99)},
+        "queue_depth": sum(v for _, v in gauges(sc, "request_queue_depth", t, model=model)),
+        "batch_size_avg": batch,
+        "batch_wait_p99_seconds": quantiles(sc, 0.99, "batch_wait_seconds", t, W, ("model",), model=model)[m],
+        "gpu_utilization_percent": float(
+            sum(v for _, v in gauges(sc, "gpu_utilization_percent", t, model=model))
+            / len(gauges(sc, "gpu_utilization_percent", t, model=model))),
+        "gpu_memory_used_ratio": max(used[g] / total[g] for g in gpus),
+        "model_load_p99_seconds": quantiles(sc, 0.99, "model_load_seconds", t, LOAD_WINDOW.total_seconds(),
+                                            ("model", "version"), model=model).get(mv, math.nan),
+    }
+
+
+# The story, not the thresholds' code: which cell of which row crosses which catalogue level at the end.
+LEVELS = {
+    ("llm-7b", "v2.1.0"): {"latency_p99_seconds": "warn", "queue_depth": "scale_up", "batch_wait_p99_seconds": "warn",
+                           "gpu_utilization_percent": "alert", "model_load_p99_seconds": "investigate"},
+    ("llm-7b", "v2.2.0"): {"queue_depth": "scale_up", "batch_wait_p99_seconds": "warn",
+                           "gpu_utilization_percent": "alert", "model_load_p99_seconds": "investigate"},
+    ("cv-resnet", "v1.5.2"): {"batch_size_avg": "investigate"},
+    ("embedding", "v3.0.0"): {"gpu_utilization_percent": "warn"},
+    ("fraud-det", "v2.2.0"): {"error_ratio": "alert", "gpu_memory_used_ratio": "alert"},
+}
+
+
+def test_every_number_and_level(cli, server, scenario):
+    at = scenario.end
+    report = cli.json("metrics", "summary", "--prometheus", server.url, "--at", int(at), expect=0)
+    assert report["complete"] and report["errors"] == [] and report["time"] == isoformat(_utc(at))
+    assert [(r["model"], r["version"]) for r in report["models"]] == sorted(LEVELS)
+    for row in report["models"]:
+        now = expected_row(scenario, row["model"], row["version"], at)
+        before = expected_row(scenario, row["model"], row["version"], at - 3600)
+        for key in now:
+            cell = row[key]
+            assert close(cell["value"], now[key], server.kind), (row["model"], row["version"], key, cell, now[key])
+            assert close(cell["previous"], before[key], server.kind), (row["model"], key, cell, before[key])
+            if cell["change"] is not None:  # a difference of two close numbers: absolute tolerance
+                assert math.isclose(cell["change"], now[key] - before[key], rel_tol=1e-6, abs_tol=1e-6)
+        levels = {k: row[k]["level"] for k in now if row[k]["level"]}
+        assert levels == LEVELS[row["model"], row["version"]], (row["model"], row["version"])
+
+
+def test_the_incident_shows_as_a_change(cli, server, scenario):
+    report = cli.json("metrics", "summary", "--prometheus", server.url, "--at", int(scenario.end), "--model",
+                      "llm-7b", expect=0)
+    rows = {r["version"]: r for r in report["models"]}
+    assert set(rows) == {"v2.1.0", "v2.2.0"}
+    p99 = rows["v2.1.0"]["latency_p99_seconds"]
+    # the incident's p99, by hand: rank 0.99 in the (0.25, 0.5] bucket holding 0.995 - 0.90 of the requests
+    assert math.isclose(p99["value"], 0.25 + 0.25 * (0.99 - 0.90) / (0.995 - 0.90), rel_tol=TOLERANCE[server.kind])
+    assert math.isclose(p99["previous"], 0.05 + 0.05 * (0.99 - 0.80) / (0.998 - 0.80),
+                        rel_tol=TOLERANCE[server.kind])
+    # the canary began loading less than an hour ago: no p99 load time an hour earlier
+    assert rows["v2.2.0"]["model_load_p99_seconds"]["previous"] is None
+    assert all('model="llm-7b"' in q for q in report["queries"].values())
+
+
+def test_before_the_history_there_is_nothing(cli, scenario_prometheus, scenario):
+    report = cli.json("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at",
+                      int(scenario.end - SHORT - 7 * 86400), expect=0)
+    assert report["models"] == []
+
+
+def test_units_and_queries_in_json(cli, scenario_prometheus, scenario):
+    report = cli.json("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", int(scenario.end),
+                      "--window", "10m", expect=0)
+    assert report["window_seconds"] == 600
+    assert report["units"]["latency_p99_seconds"] == "seconds" and report["units"]["error_ratio"] == "ratio"
+    assert set(report["queries"]) == {c.key for c in COLUMNS}
+    assert "[10m]" in report["queries"]["requests_per_second"] and "[1h]" in report["queries"]["model_load_p99_seconds"]
+
+
+def test_table_shows_levels_changes_and_queries(cli, scenario_prometheus, scenario):
+    result = cli("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", int(scenario.end),
+                 "--show-queries", env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "fraud-det" in out and "8.00% ⚠" in out  # the error spike, over the catalogue's 0.1%
+    assert "487 ms ⚠" in out  # the incident's p99
+    assert "▲" in out and "▼" in out
+    assert "requests_per_second: sum by (model, version) (rate(inference_requests_total[5m]))" in out
+
+
+def test_csv_has_a_row_per_model_version(cli, scenario_prometheus, scenario):
+    result = cli("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", int(scenario.end), "-o", "csv")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0
+    assert lines[0].startswith("model,version,requests_per_second,requests_per_second_change,error_ratio")
+    assert len(lines) == 1 + len(LEVELS)
+
+
+@pytest.mark.parametrize("level", sorted(LEVEL_RANK))
+def test_every_catalogue_level_is_drawn(level):
+    from mlobs_cli.render.metrics import LEVEL_STYLE
+
+    assert level in LEVEL_STYLE
+
+
+def _utc(seconds: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_a_narrow_terminal_drops_the_least_needed_columns_and_says_so(cli, scenario_prometheus, scenario):
+    result = cli("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", int(scenario.end),
+                 env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "too narrow for: p50" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if line.startswith("model"))
+    assert "p99" in header and "errors" in header and "p50" not in header
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 100
+
+
+def test_a_model_with_only_per_model_series_gets_a_row_without_version(cli, fake_server):
+    """A queue gauge with no inference series yet (a model being rolled out): one row, version none."""
+    from metrics_fakes import ok
+
+    def answer(path: str) -> tuple[int, str]:
+        sample = {"metric": {"mlobs_query": "queue_depth", "model": "new-model"}, "value": [1795690000, "3"]}
+        return ok({"resultType": "vector", "result": [sample]})
+
+    report = cli.json("metrics", "summary", "--prometheus", fake_server(answer), "--at", 1795690000, expect=0)
+    (row,) = report["models"]
+    assert (row["model"], row["version"], row["queue_depth"]["value"]) == ("new-model", None, 3)
+    assert row["requests_per_second"]["value"] is None
