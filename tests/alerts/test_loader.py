@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -439,15 +438,12 @@ def corpus_files() -> list[Path]:
 def corpus():
     if not CORPUS.is_dir():
         pytest.skip(f"{CORPUS} is missing")
-    started = time.perf_counter()
-    loaded = {p: loader.load(str(p)) for p in corpus_files()}  # no RuleFileError
-    return loaded, time.perf_counter() - started
+    return {p: loader.load(str(p)) for p in corpus_files()}  # no RuleFileError
 
 
 def test_the_corpus_loads(corpus):
-    loaded, seconds = corpus
+    loaded = corpus
     assert len(loaded) >= 238
-    assert seconds < 5  # well under 1 s on a developer machine; generous for slow CI
     manifests = {p: f for p, f in loaded.items() if "kind: PrometheusRule" in p.read_text(encoding="utf-8")}
     assert len(manifests) == 13
     for path, rule_file in manifests.items():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import time
 
 import httpx
 import pytest
@@ -93,10 +92,8 @@ def test_tenant_header_is_accepted_by_prometheus(prometheus):
 
 def test_connection_refused_is_backend_unavailable_with_the_url_masked(closed_port):
     url = f"http://mlobs:{PASSWORD}@127.0.0.1:{closed_port}"
-    started = time.monotonic()
     with PrometheusClient(url, backoff=(0.05, 0.05)) as c, pytest.raises(BackendUnavailable) as e:
         c.buildinfo()
-    assert time.monotonic() - started < 5
     assert e.value.exit_code == ExitCode.BACKEND
     assert f"http://****@127.0.0.1:{closed_port}" in str(e.value) and PASSWORD not in str(e.value)
     assert "refused" in str(e.value).lower()

@@ -1,0 +1,237 @@
+"""The queries of `mlobs logs` in SQL, shared by the SQL backends; each backend supplies its dialect's pieces.
+
+The text is standard SQL that DuckDB and PostgreSQL both run (`percentile_cont(ARRAY) WITHIN GROUP`, `FILTER`,
+`VALUES`): a backend says how to reach its rows (`relation`), how to turn the feature map into (name, value)
+rows (`feature_pairs`), and how to run a statement. Placeholders are `?`; a backend that binds `%s` translates.
+Every identifier below is a constant of `mlobs_cli.logs.query`; every value is a parameter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mlobs_cli.backends.logstore.base import FeatureStats
+from mlobs_cli.errors import InputError
+from mlobs_cli.logs.query import EXPORT_COLUMNS, EXPORT_OUTPUT_COLUMNS, TIMESTAMP, Filters, Window
+from mlobs_cli.results import BackendError
+
+# DuckDB's approx_count_distinct is a HyperLogLog: exact enough to rule out a feature with thousands of values,
+# not to tell 10 from 11. Features it puts under this many get an exact count.
+DISTINCT_SCREEN = 1000
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class SqlLogStore(ABC):
+    """A LogStore whose aggregations are SQL statements run by the store."""
+
+    name: str
+    source: str
+    relation: str  # FROM target of the log rows, quoted
+    float_array: str  # a placeholder for a list of floats, cast: "?::DOUBLE[]"
+    exact_distinct: bool  # whether `distinct_count` is exact
+
+    def __init__(self) -> None:
+        self.columns: dict[str, str] = {}  # column -> type, lower-case names as the store has them
+        self._warnings: list[BackendError] = []
+
+    # -- what a backend provides --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run one statement with `?` placeholders; errors become mlobs errors."""
+
+    @abstractmethod
+    def feature_pairs(self, where: str) -> str:
+        """A subquery of (k, v): each finite numeric feature value of the rows matching `where`."""
+
+    @abstractmethod
+    def epoch(self, column: str) -> str:
+        """Seconds since the Unix epoch of a timestamp column, as a double."""
+
+    @abstractmethod
+    def distinct_count(self, column: str) -> str:
+        """An aggregate counting distinct values (exact when `exact_distinct`)."""
+
+    def percentiles(self, column: str) -> str:
+        """An aggregate of `column`'s values at the fractions bound to its one placeholder, as a list, with
+        linear interpolation (numpy's default): standard SQL's ordered-set aggregate, which DuckDB and PostgreSQL
+        both have. A store without it (ClickHouse: quantilesExactInclusive) overrides this."""
+        return f"percentile_cont({self.float_array}) WITHIN GROUP (ORDER BY {column})"
+
+    # -- the interface ------------------------------------------------------------------------------------------
+
+    @property
+    def warnings(self) -> list[BackendError]:
+        return self._warnings
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def require(self, columns: Iterable[str], command: str) -> None:
+        missing = [c for c in dict.fromkeys(columns) if c not in self.columns]
+        if missing:
+            raise InputError(f"{self.source}: no column {', '.join(missing)} (needed by `mlobs logs {command}`); "
+                             f"the logs have: {', '.join(self.columns) or 'no columns'}")
+
+    def where(self, window: Window, filters: Filters, extra: Sequence[str] = ()) -> tuple[str, list[Any]]:
+        """The WHERE condition of a window and filters, and its parameters."""
+        ts = quote(TIMESTAMP)
+        conds: list[str] = [f"{ts} IS NOT NULL"]
+        params: list[Any] = []
+        if window.start is not None:
+            conds.append(f"{ts} >= ?")
+            params.append(window.start)
+        if window.end is not None:
+            conds.append(f"{ts} < ?")
+            params.append(window.end)
+        for value, cond in ((filters.model, "model_id = ?"), (filters.version, "model_version = ?"),
+                            (filters.status, "upper(status) = ?"), (filters.trace_id, "trace_id = ?"),
+                            (filters.request_id, "request_id = ?"), (filters.min_latency_ms, "total_latency_ms >= ?")):
+            if value is not None:
+                conds.append(cond)
+                params.append(value)
+        return " AND ".join([*conds, *extra]), params
+
+    def latency(self, window: Window, filters: Filters, by: Sequence[str], columns: Sequence[str],
+                percentiles: Sequence[float]) -> list[tuple[tuple[Any, ...], int, list[list[float | None] | None]]]:
+        present = [c for c in columns if self.has(c)]
+        aggregates = [self.percentiles(quote(c)) for c in present]
+        where, params = self.where(window, filters)
+        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(by)))}" if by else ""
+        sql = (f"SELECT {', '.join([*map(quote, by), 'count(*)', *aggregates])} "
+               f"FROM {self.relation} WHERE {where}{group}")
+        rows = self.execute(sql, [*([list(percentiles)] * len(present)), *params])
+        out = []
+        for row in rows:
+            key, count, values = tuple(row[: len(by)]), int(row[len(by)]), iter(row[len(by) + 1:])
+            if count:
+                out.append((key, count, [_floats(next(values)) if c in present else None for c in columns]))
+        return out
+
+    def status_counts(self, window: Window, filters: Filters) -> list[tuple[Any, Any, int, int, int]]:
+        where, params = self.where(window, filters)
+        sql = ("SELECT model_id, model_version, count(*), count(*) FILTER (WHERE upper(status) = 'ERROR'), "
+               f"count(*) FILTER (WHERE upper(status) = 'TIMEOUT') FROM {self.relation} WHERE {where} GROUP BY 1, 2")
+        return [(m, v, int(n), int(e), int(t)) for m, v, n, e, t in self.execute(sql, params)]
+
+    def top_errors(self, window: Window, filters: Filters, limit: int) -> list[tuple[Any, Any, str, Any, int]]:
+        where, params = self.where(window, filters, ["upper(status) IN ('ERROR', 'TIMEOUT')"])
+        sql = (f"SELECT model_id, model_version, upper(status), error_message, count(*) FROM {self.relation} "
+               f"WHERE {where} GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2, 3, 4 NULLS LAST LIMIT ?")
+        return [(m, v, s, msg, int(n)) for m, v, s, msg, n in self.execute(sql, [*params, limit])]
+
+    def search(self, window: Window, filters: Filters, columns: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        shown = [c for c in columns if self.has(c)]
+        ties = [quote(c) for c in ("prediction_id", "request_id") if self.has(c)]
+        where, params = self.where(window, filters)
+        sql = (f"SELECT {', '.join(map(quote, shown))} FROM {self.relation} WHERE {where} "
+               f"ORDER BY {', '.join([quote(TIMESTAMP) + ' DESC', *ties])} LIMIT ?")
+        return [dict(zip(shown, row)) for row in self.execute(sql, [*params, limit])]
+
+    # -- features -----------------------------------------------------------------------------------------------
+
+    def _periods(self, periods: Mapping[str, Window], filters: Filters,
+                 features: Sequence[str] | None) -> tuple[str, list[Any]]:
+        """(period, k, v) of every period's rows, as one UNION ALL."""
+        parts, params = [], []
+        for label, window in periods.items():
+            where, p = self.where(window, filters)
+            keep = f" WHERE k IN ({', '.join('?' * len(features))})" if features else ""
+            parts.append(f"SELECT ? AS period, k, v FROM ({self.feature_pairs(where)}) p{keep}")
+            params += [label, *p, *(features or ())]
+        return " UNION ALL ".join(parts), params
+
+    def feature_names(self, windows: Sequence[Window], filters: Filters) -> list[str]:
+        union, params = self._periods({str(i): w for i, w in enumerate(windows)}, filters, None)
+        return sorted(k for (k,) in self.execute(f"SELECT DISTINCT k FROM ({union}) x", params))
+
+    def feature_stats(self, periods: Mapping[str, Window], filters: Filters, features: Sequence[str] | None,
+                      fractions: Sequence[float], distinct_limit: int) -> list[FeatureStats]:
+        union, params = self._periods(periods, filters, features)
+        sql = (f"SELECT period, k, count(*), {self.percentiles('v')}, "
+               f"{self.distinct_count('v')} FROM ({union}) x GROUP BY 1, 2")
+        rows = self.execute(sql, [list(fractions), *params])
+        limit = distinct_limit if self.exact_distinct else max(DISTINCT_SCREEN, 4 * distinct_limit)
+        candidates = {(p, k) for p, k, _, _, d in rows if d <= limit}
+        exact = self._exact_distinct(periods, filters, candidates) if not self.exact_distinct else {}
+        return [FeatureStats(p, k, int(n), tuple(_floats(q)), exact.get((p, k), d) <= distinct_limit)
+                for p, k, n, q, d in rows]
+
+    def _exact_distinct(self, periods: Mapping[str, Window], filters: Filters,
+                        candidates: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        if not candidates:
+            return {}
+        union, params = self._periods(periods, filters, sorted({k for _, k in candidates}))
+        sql = f"SELECT period, k, count(DISTINCT v) FROM ({union}) x GROUP BY 1, 2"
+        return {(p, k): int(d) for p, k, d in self.execute(sql, params)}
+
+    def bin_counts(self, periods: Mapping[str, Window], filters: Filters,
+                   edges: Mapping[str, Sequence[float]]) -> list[tuple[str, str, int, int]]:
+        if not edges:
+            return []
+        width = max(len(e) for e in edges.values())
+        # bin = how many edges lie below the value; an edge list shorter than the widest is padded with +inf,
+        # which no value exceeds
+        names = ["k", *(f"e{i}" for i in range(width))]
+        values = ", ".join(f"({', '.join('?' * len(names))})" for _ in edges)
+        edge_params = [x for k, e in edges.items() for x in (k, *e, *[float("inf")] * (width - len(e)))]
+        union, params = self._periods(periods, filters, list(edges))
+        binned = " + ".join(f"CAST(x.v > e.e{i} AS INTEGER)" for i in range(width))
+        sql = (f"WITH e({', '.join(names)}) AS (VALUES {values}) "
+               f"SELECT x.period, x.k, {binned}, count(*) FROM ({union}) x JOIN e ON x.k = e.k GROUP BY 1, 2, 3")
+        return [(p, k, int(b), int(n)) for p, k, b, n in self.execute(sql, [*edge_params, *params])]
+
+    def value_counts(self, periods: Mapping[str, Window], filters: Filters,
+                     features: Sequence[str]) -> list[tuple[str, str, float, int]]:
+        if not features:
+            return []
+        union, params = self._periods(periods, filters, features)
+        return [(p, k, float(v), int(n))
+                for p, k, v, n in self.execute(f"SELECT period, k, v, count(*) FROM ({union}) x GROUP BY 1, 2, 3",
+                                               params)]
+
+    # -- confidence ---------------------------------------------------------------------------------------------
+
+    def confidence(self, window: Window, filters: Filters, threshold: float, bucket_seconds: float,
+                   hist_bins: int) -> tuple[list[tuple[int, int, int, float | None, float | None]],
+                                            list[tuple[int, int]]]:
+        where, params = self.where(window, filters, ["output_score IS NOT NULL"])
+        low = "FILTER (WHERE output_score < ?)"
+        buckets = self.execute(
+            f"SELECT floor({self.epoch(quote(TIMESTAMP))} / ?), count(*), count(*) {low}, avg(output_score), "
+            f"avg(output_score) {low} FROM {self.relation} WHERE {where} GROUP BY 1",
+            [float(bucket_seconds), threshold, threshold, *params])
+        hist = self.execute(
+            f"SELECT least(greatest(floor(output_score * ?), 0), ?), count(*) FROM {self.relation} "
+            f"WHERE {where} GROUP BY 1", [float(hist_bins), float(hist_bins - 1), *params])
+        return ([(int(b), int(n), int(lo), _float(m), _float(ml)) for b, n, lo, m, ml in buckets],
+                [(int(b), int(n)) for b, n in hist])
+
+    def export_select(self, window: Window, filters: Filters, features: Sequence[str],
+                      value: str) -> tuple[str, list[Any], list[str]]:
+        """SELECT of the export: fixed columns, then `value` (one feature, with a `?` for its name) as f_0, f_1...
+        Returns the statement, its parameters and the column names."""
+        head = [c for c in EXPORT_COLUMNS if self.has(c)]
+        tail = [c for c in EXPORT_OUTPUT_COLUMNS if self.has(c)]
+        where, params = self.where(window, filters)
+        select = [*map(quote, head), *(f"{value} AS f_{i}" for i in range(len(features))), *map(quote, tail)]
+        sql = (f"SELECT {', '.join(select)} FROM {self.relation} WHERE {where} "
+               f"ORDER BY {quote(TIMESTAMP)}")
+        return sql, [*features, *params], [*head, *(f"f_{i}" for i in range(len(features))), *tail]
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _floats(values: Any) -> list[float | None]:
+    return [] if values is None else [_float(v) for v in values]
