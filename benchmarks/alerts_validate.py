@@ -41,7 +41,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def timed(command: list[str], accept: set[int]) -> float:
     started = time.perf_counter()
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    result = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
     elapsed = time.perf_counter() - started
     if result.returncode not in accept:
         sys.exit(f"{command[0]} exited {result.returncode}: {result.stderr.strip()[:300]}")

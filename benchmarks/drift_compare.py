@@ -70,7 +70,7 @@ class BenchmarkError(Exception):
 def prepare_dataset(rows: int, regenerate: bool) -> Dataset:
     """Generate (or find cached) the Parquet files, in a child process so this one never holds the data."""
     command = [sys.executable, str(HERE / "drift_data.py"), "--rows", str(rows)] + (["--regenerate"] * regenerate)
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its progress goes straight to our stderr
+    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)  # its progress goes straight to our stderr
     if done.returncode != 0:
         raise BenchmarkError(f"{' '.join(command)} exited {done.returncode}")
     info = json.loads(done.stdout)
@@ -305,10 +305,10 @@ def table(f: dict) -> str:
     counts = ", ".join(f"{status} {len(names)}" for status, names in f["mlobs_verdicts"].items())
     n_features = f["features"]["numerical"] + f["features"]["categorical"]
     return "\n".join([
-        f"mlobs drift compare: {f['rows']:,} x {f['rows']:,} rows, {f['features']['numerical']} numerical + "
-        f"{f['features']['categorical']} categorical features, median of {f['repeat']} run(s)",
-        f"machine: {m['cpu_count']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}; Python {m['python']}, "
-        f"numpy {m['numpy']}, duckdb {m['duckdb']}",
+        (f"mlobs drift compare: {f['rows']:,} x {f['rows']:,} rows, {f['features']['numerical']} numerical + "
+        f"{f['features']['categorical']} categorical features, median of {f['repeat']} run(s)"),
+        (f"machine: {m['cpu_count']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}; Python {m['python']}, "
+        f"numpy {m['numpy']}, duckdb {m['duckdb']}"),
         "",
         f"{'':36} {'time (s)':>9} {'CPU (s)':>9} {'peak RSS (GB)':>14}",
         _measured_row("(a) mlobs drift compare -o json", a),
@@ -321,9 +321,9 @@ def table(f: dict) -> str:
         _target_row(f"(a) peak RSS < {TARGET_PEAK_GB:g} GB", f"{t['peak_rss_gb']['value']:.3f} GB",
                     t["peak_rss_gb"]["pass"]),
         "",
-        f"memory vs columns: peak RSS {f['mlobs']['peak_rss_gb']:.3f} GB with all {n_features} features, "
+        (f"memory vs columns: peak RSS {f['mlobs']['peak_rss_gb']:.3f} GB with all {n_features} features, "
         f"{f['mlobs_5_numerical']['peak_rss_gb']:.3f} GB with 5 numerical (--features; "
-        f"{f['mlobs_5_numerical']['median_s']:.2f} s)",
+        f"{f['mlobs_5_numerical']['median_s']:.2f} s)"),
         f"runs (s): (a) {' '.join(f'{s:.2f}' for s in a['runs_s'])}; (b) {' '.join(f'{s:.2f}' for s in b['runs_s'])}",
         f"mlobs verdicts: {counts}; launcher peak RSS {f['launcher_peak_rss_gb']:.3f} GB",
     ])

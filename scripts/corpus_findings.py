@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from alerts_validate import DEFAULT_CORPUS, corpus_files  # noqa: E402 - the benchmark's selection of the 228 files
+from alerts_validate import DEFAULT_CORPUS, corpus_files
 
-from mlobs_cli import catalogue  # noqa: E402
-from mlobs_cli.alerts.base import Context, Severity  # noqa: E402
-from mlobs_cli.alerts.validate import validate  # noqa: E402
+from mlobs_cli import catalogue
+from mlobs_cli.alerts.base import Context, Severity
+from mlobs_cli.alerts.validate import validate
 
 PAGE = ROOT / "docs" / "corpus-findings.md"
 

@@ -20,7 +20,7 @@ from mlobs_cli.config import mask_secret
 from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.results import Gauge
 
-__all__ = ["push", "exposition"]
+__all__ = ["exposition", "push"]
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")

@@ -83,8 +83,8 @@ def _kind(name: str, r: Column, c: Column, selection: Selection) -> tuple[str | 
     if families == {"categorical"}:
         return "categorical", None
     if families == {"numerical", "categorical"}:
-        return "numerical", f"types differ ({r.type} in the reference, {c.type} in the current sample): " \
-                            "values that are not numbers count as missing"
+        return "numerical", (f"types differ ({r.type} in the reference, {c.type} in the current sample): " \
+                            "values that are not numbers count as missing")
     if "time" in families:
         return None, f"time column ({r.type}); not a feature"
     return None, f"type {r.type if r.family == 'other' else c.type} is not comparable"

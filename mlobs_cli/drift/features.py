@@ -21,8 +21,8 @@ def numerical(name: str, ref_raw: np.ndarray, cur_raw: np.ndarray, config: Drift
               note: str | None = None) -> tuple[FeatureDrift, list[Finding]]:
     """Drift of a numerical feature. Null, NaN and +-inf are missing and left out of every statistic."""
     ref, cur = _finite(ref_raw), _finite(cur_raw)
-    base = dict(name=name, kind="numerical", n_ref=int(ref.size), n_cur=int(cur.size),
-                missing_ref=_share_missing(ref.size, ref_raw.size), missing_cur=_share_missing(cur.size, cur_raw.size))
+    base = {"name": name, "kind": "numerical", "n_ref": int(ref.size), "n_cur": int(cur.size),
+                "missing_ref": _share_missing(ref.size, ref_raw.size), "missing_cur": _share_missing(cur.size, cur_raw.size)}
     if ref.size == 0 or cur.size == 0:
         return _judge(FeatureDrift(**base, note=_empty_note(ref.size, cur.size, note)), config)
     ref.sort()
@@ -56,9 +56,9 @@ def categorical(name: str, ref: CategoryCounts, cur: CategoryCounts, config: Dri
     ref_counts = dict(zip(ref.categories, ref.counts.tolist()))
     cur_counts = dict(zip(cur.categories, cur.counts.tolist()))
     n_ref, n_cur = sum(ref_counts.values()), sum(cur_counts.values())
-    base = dict(name=name, kind="categorical", n_ref=n_ref, n_cur=n_cur,
-                missing_ref=_share_missing(n_ref, n_ref + ref.missing),
-                missing_cur=_share_missing(n_cur, n_cur + cur.missing))
+    base = {"name": name, "kind": "categorical", "n_ref": n_ref, "n_cur": n_cur,
+                "missing_ref": _share_missing(n_ref, n_ref + ref.missing),
+                "missing_cur": _share_missing(n_cur, n_cur + cur.missing)}
     if n_ref == 0 or n_cur == 0:
         return _judge(FeatureDrift(**base, note=_empty_note(n_ref, n_cur, note)), config)
     by_ref = sorted(ref_counts, key=lambda c: (-ref_counts[c], c))

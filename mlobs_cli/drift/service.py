@@ -13,7 +13,7 @@ from mlobs_cli.drift.report import DriftReport
 from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.results import BackendError, Gauge
 
-__all__ = ["Request", "Selection", "run", "gauges"]
+__all__ = ["Request", "Selection", "gauges", "run"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,7 +311,7 @@ def test_categorical_by_hand_and_scipy(ref, cur, expected_psi):
     f, _ = features.categorical("c", counts(ref), counts(cur), CFG)
     assert f.kind == "categorical"
     assert f.psi == pytest.approx(expected_psi, rel=1e-12, abs=1e-15)  # 1e-12 relative
-    labels, r, c = ref_categories(ref, cur, CFG.max_categories)
+    _labels, r, c = ref_categories(ref, cur, CFG.max_categories)
     assert f.js_divergence == pytest.approx(ref_js(r, c), abs=1e-12)  # 1e-12 absolute
     assert f.js_distance == pytest.approx(math.sqrt(ref_js(r, c)), abs=1e-9)  # 1e-9 absolute
     expected = chi2_contingency(np.array([r, c]), correction=False)
@@ -433,40 +433,40 @@ def test_categorical_thousands_of_levels_unpooled():
 
 def judged(**fields) -> FeatureDrift:
     """Judge a FeatureDrift built by hand, so a threshold can be hit exactly (PSI 0.2 cannot be made from data)."""
-    base = dict(name="x", kind="numerical", n_ref=100, n_cur=100, missing_ref=0.0, missing_cur=0.0)
+    base = {"name": "x", "kind": "numerical", "n_ref": 100, "n_cur": 100, "missing_ref": 0.0, "missing_cur": 0.0}
     return features._judge(FeatureDrift(**{**base, **fields}), CFG)
 
 
 JUDGE_CASES = [
     # PSI bands: ok below 0.1, watch from 0.1 through 0.2, alert above 0.2; high only above 0.25.
-    pytest.param(dict(psi=0.0999999), "ok", "none", id="psi-just-below-watch"),
-    pytest.param(dict(psi=0.1), "watch", "none", id="psi-exactly-0.1-watch"),
-    pytest.param(dict(psi=0.15), "watch", "none", id="psi-watch-band"),
-    pytest.param(dict(psi=0.2), "watch", "none", id="psi-exactly-0.2-not-alert"),
-    pytest.param(dict(psi=0.2000001), "alert", "medium", id="psi-just-above-0.2-alert"),
-    pytest.param(dict(psi=0.25), "alert", "medium", id="psi-exactly-0.25-medium"),
-    pytest.param(dict(psi=0.2500001), "alert", "high", id="psi-just-above-0.25-high"),
+    pytest.param({"psi": 0.0999999}, "ok", "none", id="psi-just-below-watch"),
+    pytest.param({"psi": 0.1}, "watch", "none", id="psi-exactly-0.1-watch"),
+    pytest.param({"psi": 0.15}, "watch", "none", id="psi-watch-band"),
+    pytest.param({"psi": 0.2}, "watch", "none", id="psi-exactly-0.2-not-alert"),
+    pytest.param({"psi": 0.2000001}, "alert", "medium", id="psi-just-above-0.2-alert"),
+    pytest.param({"psi": 0.25}, "alert", "medium", id="psi-exactly-0.25-medium"),
+    pytest.param({"psi": 0.2500001}, "alert", "high", id="psi-just-above-0.25-high"),
     # KS: p < 0.01 and statistic > 0.1, both strict.
-    pytest.param(dict(psi=0.05, ks_stat=0.1000001, ks_pvalue=0.0099999), "alert", "medium", id="ks-alert"),
-    pytest.param(dict(psi=0.05, ks_stat=0.1, ks_pvalue=0.001), "ok", "none", id="ks-stat-exactly-0.1"),
-    pytest.param(dict(psi=0.05, ks_stat=0.5, ks_pvalue=0.01), "ok", "none", id="ks-p-exactly-0.01"),
-    pytest.param(dict(psi=0.05, ks_stat=0.09, ks_pvalue=1e-12), "ok", "none", id="ks-small-stat-tiny-p"),
-    pytest.param(dict(psi=0.15, ks_stat=0.3, ks_pvalue=1e-9), "alert", "medium", id="ks-alert-psi-watch-medium"),
-    pytest.param(dict(psi=0.3, ks_stat=0.3, ks_pvalue=1e-9), "alert", "high", id="ks-and-psi-high"),
+    pytest.param({"psi": 0.05, "ks_stat": 0.1000001, "ks_pvalue": 0.0099999}, "alert", "medium", id="ks-alert"),
+    pytest.param({"psi": 0.05, "ks_stat": 0.1, "ks_pvalue": 0.001}, "ok", "none", id="ks-stat-exactly-0.1"),
+    pytest.param({"psi": 0.05, "ks_stat": 0.5, "ks_pvalue": 0.01}, "ok", "none", id="ks-p-exactly-0.01"),
+    pytest.param({"psi": 0.05, "ks_stat": 0.09, "ks_pvalue": 1e-12}, "ok", "none", id="ks-small-stat-tiny-p"),
+    pytest.param({"psi": 0.15, "ks_stat": 0.3, "ks_pvalue": 1e-9}, "alert", "medium", id="ks-alert-psi-watch-medium"),
+    pytest.param({"psi": 0.3, "ks_stat": 0.3, "ks_pvalue": 1e-9}, "alert", "high", id="ks-and-psi-high"),
     # Out of range above 1% -> at least watch.
-    pytest.param(dict(psi=0.01, out_of_range=0.01), "ok", "none", id="out-of-range-exactly-1pct"),
-    pytest.param(dict(psi=0.01, out_of_range=0.0100001), "watch", "none", id="out-of-range-just-above-1pct"),
-    pytest.param(dict(psi=0.01, out_of_range=0.0099), "ok", "none", id="out-of-range-below-1pct"),
-    pytest.param(dict(psi=0.3, out_of_range=0.5), "alert", "high", id="out-of-range-with-alert"),
+    pytest.param({"psi": 0.01, "out_of_range": 0.01}, "ok", "none", id="out-of-range-exactly-1pct"),
+    pytest.param({"psi": 0.01, "out_of_range": 0.0100001}, "watch", "none", id="out-of-range-just-above-1pct"),
+    pytest.param({"psi": 0.01, "out_of_range": 0.0099}, "ok", "none", id="out-of-range-below-1pct"),
+    pytest.param({"psi": 0.3, "out_of_range": 0.5}, "alert", "high", id="out-of-range-with-alert"),
     # New categories above 1% -> at least watch.
-    pytest.param(dict(psi=0.01, new_categories=(NewCategory("z", 0.01),)), "ok", "none", id="new-cat-exactly-1pct"),
-    pytest.param(dict(psi=0.01, new_categories=(NewCategory("z", 0.0101),)), "watch", "none", id="new-cat-above"),
-    pytest.param(dict(psi=0.01, new_categories=(NewCategory("y", 0.006), NewCategory("z", 0.006))), "watch", "none",
+    pytest.param({"psi": 0.01, "new_categories": (NewCategory("z", 0.01),)}, "ok", "none", id="new-cat-exactly-1pct"),
+    pytest.param({"psi": 0.01, "new_categories": (NewCategory("z", 0.0101),)}, "watch", "none", id="new-cat-above"),
+    pytest.param({"psi": 0.01, "new_categories": (NewCategory("y", 0.006), NewCategory("z", 0.006))}, "watch", "none",
                  id="new-cats-sum-above-1pct"),
     # Missing share changed by more than 0.05 -> watch; either direction.
-    pytest.param(dict(psi=0.01, missing_cur=0.05), "ok", "none", id="missing-change-exactly-0.05"),
-    pytest.param(dict(psi=0.01, missing_cur=0.0501), "watch", "none", id="missing-change-0.0501"),
-    pytest.param(dict(psi=0.01, missing_ref=0.0501), "watch", "none", id="missing-decrease-0.0501"),
+    pytest.param({"psi": 0.01, "missing_cur": 0.05}, "ok", "none", id="missing-change-exactly-0.05"),
+    pytest.param({"psi": 0.01, "missing_cur": 0.0501}, "watch", "none", id="missing-change-0.0501"),
+    pytest.param({"psi": 0.01, "missing_ref": 0.0501}, "watch", "none", id="missing-decrease-0.0501"),
 ]
 
 
