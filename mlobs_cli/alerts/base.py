@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -167,7 +166,6 @@ class LintFinding:
         return DOCS_PATH.format(name=self.check)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["severity"] = str(self.severity)
-        data["docs"] = self.docs
-        return data
+        # by hand, not dataclasses.asdict, which deep-copies every field: a thousand findings took 40 ms
+        return {"check": self.check, "severity": str(self.severity), "path": self.path, "line": self.line,
+                "column": self.column, "rule": self.rule, "message": self.message, "docs": self.docs}

@@ -20,6 +20,7 @@ RULE_SUFFIXES = (".yml", ".yaml")
 # Below this many files per process, forking a worker and sending its results (their linted files, pickled) back costs
 # more than it saves.
 FILES_PER_PROCESS = 50
+PARTS_PER_PROCESS = 4  # parts of the files each process takes, one at a time, from a shared counter
 FILE_COST = 2000  # what reading and checking any file costs besides its size, in bytes of rules (see _cost)
 
 
@@ -148,28 +149,60 @@ def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -
 def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
     """`_lint_paths(paths, ...)`, using every core when there are enough files, with the same result.
 
-    The paths are cut into contiguous parts of about equal size; this process lints the first part while forked
-    workers lint the others, and the parts are joined in order, so files, findings and file errors come out as
-    one process would give them. Fork, not spawn: a worker starts with the imports, the catalogue and the checks
-    already loaded, and gets `ctx` and `checks` without pickling. A worker's exception is raised here by
-    `Future.result()`, after any exception from an earlier part, as one process would raise it.
+    The paths are cut into contiguous parts (PARTS_PER_PROCESS per process) of about equal cost. This process and
+    forked workers take the next part from a shared counter until none is left, so a process slowed by anything
+    (a forked one by its copy-on-write page faults) simply takes fewer; the parts are joined in order, so files,
+    findings and file errors come out as one process would give them. Fork, not spawn: a worker starts with the
+    imports, the catalogue and the checks already loaded, and gets `ctx` and `checks` without pickling.
+
+    An exception stops the process it happens in. The first failed part in order is the one one process would
+    have failed on (every earlier part was handed out earlier and finished); its exception is raised here: this
+    process's own, or, for a worker's, the same part linted again here so that its exception and traceback are
+    local.
     """
     processes = min(os.cpu_count() or 1, len(paths) // FILES_PER_PROCESS)
     # The online checks share one server's answers across files, and report an unreachable server once per run:
     # state one process must hold.
     if processes < 2 or ctx.series is not None or "fork" not in multiprocessing.get_all_start_methods():
         return _lint_paths(paths, ctx, checks)
-    first, *others = _split(paths, processes)
-    with ProcessPoolExecutor(len(others), mp_context=multiprocessing.get_context("fork"),
-                             initializer=_start_worker, initargs=(ctx, checks)) as pool:
-        futures = [pool.submit(_lint_in_worker, part) for part in others]
-        results = [_lint_paths(first, ctx, checks), *(f.result() for f in futures)]
+    parts = _split(paths, processes * PARTS_PER_PROCESS)
+    fork = multiprocessing.get_context("fork")
+    counter = fork.Value("i", 0)
+    with ProcessPoolExecutor(processes - 1, mp_context=fork, initializer=_start_worker,
+                             initargs=(ctx, checks, parts, counter)) as pool:
+        futures = [pool.submit(_lint_in_worker) for _ in range(processes - 1)]
+        done, error = _take_parts(parts, counter, ctx, checks)
+        for future in futures:
+            done |= future.result()
     files, findings, file_errors = [], [], []
-    for part_files, part_findings, part_errors in results:
+    for index, part in enumerate(parts):
+        if index in done:
+            part_files, part_findings, part_errors = done[index]
+        elif error is not None and index == error[0]:
+            raise error[1]
+        else:  # a worker's failed part (or, were it possible, one never taken): lint it here
+            part_files, part_findings, part_errors = _lint_paths(part, ctx, checks)
         files += part_files
         findings += part_findings
         file_errors += part_errors
     return files, findings, file_errors
+
+
+def _take_parts(parts: list[list[str]], counter: Any, ctx: Context, checks: tuple[Check, ...]
+                ) -> tuple[dict[int, _Linted], tuple[int, Exception] | None]:
+    """Lint the next untaken part until none is left or one fails: the results by part, and the failed part with
+    its exception."""
+    done: dict[int, _Linted] = {}
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        if index >= len(parts):
+            return done, None
+        try:
+            done[index] = _lint_paths(parts[index], ctx, checks)
+        except Exception as e:  # noqa: BLE001 - re-raised in order by _lint_in_parallel
+            return done, (index, e)
 
 
 def _split(paths: list[str], parts: int) -> list[list[str]]:
@@ -193,17 +226,19 @@ def _cost(path: str) -> int:
 
 
 # What a forked worker lints with, set once when it starts (from the parent's memory, not pickled).
-_worker_job: tuple[Context, tuple[Check, ...]] | None = None
+_worker_job: tuple[Context, tuple[Check, ...], list[list[str]], Any] | None = None
 
 
-def _start_worker(ctx: Context, checks: tuple[Check, ...]) -> None:
+def _start_worker(ctx: Context, checks: tuple[Check, ...], parts: list[list[str]], counter: Any) -> None:
     global _worker_job
-    _worker_job = (ctx, checks)
+    _worker_job = (ctx, checks, parts, counter)
 
 
-def _lint_in_worker(paths: list[str]) -> _Linted:
+def _lint_in_worker() -> dict[int, _Linted]:
+    """The parts this worker linted. A part it failed on is missing: the parent lints it again and raises."""
     assert _worker_job is not None, "_start_worker runs first in every worker"
-    return _lint_paths(paths, *_worker_job)
+    ctx, checks, parts, counter = _worker_job
+    return _take_parts(parts, counter, ctx, checks)[0]
 
 
 def _lint(file: RuleFile, ctx: Context, checks: tuple[Check, ...]) -> list[LintFinding]:

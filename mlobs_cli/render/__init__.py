@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 JSON_VERSION = 1
+LINT_CI_FORMATS = ("github", "sarif", "junit")  # what CI systems read, for `alerts validate` only
 
 
 class Result(Protocol):
@@ -89,12 +90,12 @@ def emit(result: Result, fmt: str) -> None:
     for e in result.errors:
         warn(f"{e.backend}: {e.message}")
     if _view_name(result) == "lint":
-        from mlobs_cli.render import lint as lint_view
-
         if fmt != "table":  # the table lists them itself; the machine formats keep stdout for the machine
             for fe in result.file_errors:
                 warn(f"{fe.path}: {fe.message}")
-        if fmt in lint_view.CI_FORMATS:
+        if fmt in LINT_CI_FORMATS:
+            from mlobs_cli.render import lint as lint_view
+
             sys.stdout.write(lint_view.ci_format(result, fmt))
             return
     if fmt == "json":

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from mlobs_cli.alerts.validate import LintedFile, LintReport
 
-CI_FORMATS = ("github", "sarif", "junit")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -53,39 +53,43 @@ def test_split_keeps_order_and_every_path(tmp_path):
 
 
 class Boom(Check):
-    """Raises on one file, as a check with a bug would."""
+    """Raises on some files, as a check with a bug would."""
 
     NAME = "test/boom"
     SEVERITY = Severity.ERROR
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, *paths: str) -> None:
+        self.names = {Path(p).stem for p in paths}
 
     def check_rule(self, rule: Rule, ctx: Context) -> Iterable[Problem]:
-        if rule.name == Path(self.path).stem:
+        if rule.name in self.names:
             raise ValueError(f"boom in {rule.name}")
         return ()
 
 
-def test_a_worker_exception_surfaces_as_in_one_process(tmp_path, monkeypatch):
+def rule_files(tmp_path, count: int) -> list[str]:
     paths = []
-    for n in range(6):
+    for n in range(count):
         path = tmp_path / f"r{n}.yml"
         path.write_text(f"groups:\n  - name: g\n    rules:\n      - record: r{n}\n        expr: up\n", encoding="utf-8")
         paths.append(str(path))
-    check = Boom(paths[-1])  # in the last part: a worker's
-    for processes in (1, 2):
-        with pytest.raises(ValueError, match="boom in r5"):
+    return paths
+
+
+@pytest.mark.parametrize("failing", [[5], [0], [2, 13], [13, 14, 15]])
+def test_the_first_failing_file_in_order_raises_as_in_one_process(tmp_path, monkeypatch, failing):
+    """Whichever process takes the failing parts (the parts are handed out as processes free up), the exception
+    raised is the one a single process meets first."""
+    paths = rule_files(tmp_path, 16)
+    check = Boom(*(paths[n] for n in failing))
+    for processes in (1, 2, 3):
+        with pytest.raises(ValueError, match=f"boom in r{failing[0]}$"):
             run(paths, processes, monkeypatch, [check])
 
 
 def test_online_checks_lint_in_one_process(tmp_path, monkeypatch):
     """A series source holds per-run state (cached answers, 'unreachable' reported once): no worker gets a copy."""
-    paths = []
-    for n in range(4):
-        path = tmp_path / f"r{n}.yml"
-        path.write_text(f"groups:\n  - name: g\n    rules:\n      - record: r{n}\n        expr: up\n", encoding="utf-8")
-        paths.append(str(path))
+    paths = rule_files(tmp_path, 4)
 
     def no_pool(*args, **kwargs):
         raise AssertionError("forked a worker with a series source")

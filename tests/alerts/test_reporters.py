@@ -172,3 +172,15 @@ def test_each_result_finds_the_view_of_its_domain():
     assert render.view(REPORT) is lint
     assert render.view(object()) is None
     assert render.view(DriftReport.__new__(DriftReport)) is drift_view
+
+
+def test_a_finding_as_json_has_every_field_and_its_docs():
+    import dataclasses
+
+    finding = FINDINGS[0]
+    data = finding.to_dict()
+    assert set(data) == {f.name for f in dataclasses.fields(finding)} | {"docs"}
+    assert data["severity"] == "error" and data["docs"].endswith("promql/syntax.md")
+    assert {k: data[k] for k in ("check", "path", "line", "column", "rule", "message")} == {
+        "check": finding.check, "path": finding.path, "line": finding.line, "column": finding.column,
+        "rule": finding.rule, "message": finding.message}
