@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -54,6 +55,12 @@ class MlobsGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader went away (`mlobs ... | head`): what it read is all it wanted. Exit as a shell reports a
+            # process ended by SIGPIPE, not 1 (which would read as "findings"), with nothing more written to the
+            # closed pipe when Python flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except MlobsError as e:
             if state(ctx).debug:
                 raise

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage, input, config or internal error
     BACKEND = 3  # backend unreachable, or the result is incomplete
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # stdout closed by its reader (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
 class MlobsError(Exception):

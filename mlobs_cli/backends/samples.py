@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 
 from mlobs_cli.errors import InputError
+
+if TYPE_CHECKING:  # numpy loads with the drift engine, not for `mlobs logs`, which shares this module's helpers
+    import numpy as np
 
 FORMATS = {
     ".parquet": "parquet",
@@ -158,6 +161,8 @@ class Sample:
         return self._query(sql).fetchnumpy()["v"]
 
     def category_counts(self, column: Column) -> CategoryCounts:
+        import numpy as np
+
         sql = f"SELECT CAST({column.sql} AS VARCHAR) AS v, count(*) AS n FROM {self._relation} GROUP BY 1"
         result = self._query(sql).fetchnumpy()
         values, counts = list(result["v"]), np.asarray(result["n"], dtype=np.int64)

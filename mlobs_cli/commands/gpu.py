@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import render
+from mlobs_cli.commands.metrics import ContextOpt, InsecureOpt, prometheus_settings
 from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings, split_list
 from mlobs_cli.errors import ExitCode, InputError
 
@@ -34,6 +35,8 @@ def status(
     prometheus: Annotated[str | None, typer.Option(metavar="URL", help="Every GPU of the fleet from dcgm-exporter "
                           "metrics in this Prometheus; a token goes in MLOBS_PROMETHEUS_TOKEN or the config file.",
                           show_default=False)] = None,
+    context: ContextOpt = None,
+    insecure: InsecureOpt = False,
     watch: Annotated[float | None, typer.Option(metavar="SECONDS", help="Redraw every SECONDS until Ctrl-C "
                      "(exit 130).", show_default=False)] = None,
     fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity "
@@ -58,12 +61,14 @@ def status(
         mlobs gpu status --gpu 0 -o json
         mlobs gpu status --replay incident-4711.json
         mlobs gpu status --prometheus http://prometheus:9090 --fail-on warn
+        mlobs gpu status --context prod-eu
     """
-    s = settings(ctx, output=output, config=config, debug=debug,
-                 **{"gpu.fail_on": fail_on.value if fail_on else None, "prometheus.url": prometheus})
+    # the fleet view takes the options of every command that reads Prometheus (--context, --insecure)
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure,
+                            **{"gpu.fail_on": fail_on.value if fail_on else None})
     from mlobs_cli.gpu import service  # NVML (and httpx, for --prometheus) load only once the options are good
 
-    request = service.Request(split_list(gpu), replay, prometheus is not None, watch)
+    request = service.Request(split_list(gpu), replay, prometheus is not None or context is not None, watch)
     request.check(s.output)
     if request.watch is not None:
         from mlobs_cli.render import gpu as gpu_view
@@ -90,7 +95,8 @@ def record(
 
     Reads this machine's GPUs as `gpu status` does and writes each NVML call's answer (or error) to FILE, then
     shows the status. `mlobs gpu status --replay FILE` shows and judges it anywhere, exactly as it was. The file
-    holds the GPU processes' command lines, and of their environment only the variables named by gpu.model_env.
+    holds the GPU processes' command lines (secret flags such as --api-key masked), and of their environment only
+    the variables named by gpu.model_env.
     When NVML cannot be used at all, FILE records why, and the command exits 3. Otherwise it exits 0.
 
     Example:

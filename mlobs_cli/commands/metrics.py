@@ -48,7 +48,7 @@ def moment(at: str | None) -> datetime:
 def finish(result: Any, s: Settings) -> None:
     """Warnings of the server to stderr, the result to stdout, then exit with the result's code."""
     for warning in result.warnings:
-        render.warn(f"prometheus: {warning}")
+        render.warn(f"{getattr(result, 'source', 'prometheus')}: {warning}")  # `alerts firing` may ask Alertmanager
     render.emit(result, s.output)
     raise typer.Exit(int(result.exit_code()))
 

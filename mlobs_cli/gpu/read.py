@@ -26,7 +26,7 @@ from mlobs_cli.gpu.report import (
     RetiredPages,
     Temperature,
 )
-from mlobs_cli.gpu.source import HANDLE_KEY, XID_KEY, NotRecorded, Source
+from mlobs_cli.gpu.source import HANDLE_KEY, XID_KEY, NotRecorded, Source, scrub_command
 from mlobs_cli.results import BackendError
 
 # NVML return codes (nvml.h): stable across releases, so no pynvml import is needed to name them
@@ -136,6 +136,8 @@ def read(source: Source, select: Sequence[str], models: ModelMap) -> Snapshot:
         raise init_error(e) from None
     except NotRecorded:
         raise InputError("the recording has no `system.device_count`: not a recording of NVML") from None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise InputError(f"the recording's `system.device_count` is {count!r}: not a number of GPUs")
     if not count:
         raise BackendUnavailable("NVML sees no GPU on this machine")
     snap = Snapshot(driver_version=_system(source, "driver"), nvml_version=_system(source, "nvml"))
@@ -193,6 +195,8 @@ def _gpu(r: _Reads, models: ModelMap) -> Gpu:
     try:
         r.source.device(r.index, HANDLE_KEY)
     except pynvml.NVMLError as e:
+        if e.value not in LOST:  # a lost GPU is a finding; one that cannot be read leaves the result incomplete
+            r.errors.append(BackendError("nvml", f"GPU {r.index}: cannot get its NVML handle: {e}"))
         return Gpu(r.index, error=f"cannot get its NVML handle: {e}", lost=e.value in LOST)
     name = uuid = None
     try:
@@ -301,7 +305,7 @@ def _process(source: Source, pid: int, used: int | None, models: ModelMap, insta
     def ask(key: str) -> Any:
         try:
             return source.process(pid, key)
-        except (pynvml.NVMLError, NotRecorded, PermissionError):
+        except (pynvml.NVMLError, NotRecorded, OSError):  # e.g. the process exited after its cmdline was read
             return None
 
     name = ask("nvmlSystemGetProcessName")
@@ -312,12 +316,14 @@ def _process(source: Source, pid: int, used: int | None, models: ModelMap, insta
         command, visible = None, False
     except PermissionError:
         command, visible = None, True
-    except NotRecorded:
+    except (NotRecorded, OSError):  # recorded without /proc, or /proc would not say
         command, visible = None, None
     if command and name and not _same_program(name, command[0]):
         command, visible = None, False
     environ = ask("environ") if visible else None
-    return GpuProcess(pid=pid, name=name, command=" ".join(command) if command else None, visible=visible,
+    # scrubbed again: a recording made by another tool, or an older mlobs, may hold the secrets
+    return GpuProcess(pid=pid, name=name, command=" ".join(scrub_command(command)) if command else None,
+                      visible=visible,
                       used_memory=used, model=models.model(command, environ) if visible else None,
                       gpu_instance_id=instance)
 

@@ -225,9 +225,11 @@ class GpuReport:
         return not self.errors
 
     def rows(self) -> list[list[Any]]:
+        # the clock events joined as CSV joins a list, so Markdown (which would show a tuple's repr) reads the same
         return [[g.host, g.index, g.name, g.uuid, g.utilization_gpu, g.utilization_memory, g.memory.used,
                  g.memory.total, g.memory.used_percent, g.temperature.gpu, g.temperature.slowdown, g.power.draw_w,
-                 g.power.limit_w, g.clocks.sm_mhz, g.clocks.sm_max_mhz, g.clocks.events, g.performance_state,
+                 g.power.limit_w, g.clocks.sm_mhz, g.clocks.sm_max_mhz,
+                 None if g.clocks.events is None else ";".join(g.clocks.events), g.performance_state,
                  g.ecc.uncorrected_volatile, g.remapped_rows.pending, g.pcie.generation, g.pcie.width,
                  g.mig.enabled, None if g.processes is None else len(g.processes), g.error] for g in self.gpus]
 

@@ -46,7 +46,7 @@ class Session:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -93,10 +93,20 @@ class Session:
         if self._client is None:
             self._client = PrometheusClient.from_settings(self.settings)
         now = datetime.now(UTC)
+        # the client is kept across --watch rounds: each report shows only what this round's answer said
+        self._client.warnings.clear()
+        self._client.partial.clear()
         gpus = dcgm.gpus(self._client.query(dcgm.QUERY, at=now), self.models)
-        if self.request.select:
-            gpus = tuple(g for g in gpus if any(_matches(g, wanted) for wanted in self.request.select))
+        if self.request.select and gpus:
+            chosen = tuple(g for g in gpus if any(_matches(g, wanted) for wanted in self.request.select))
+            if not chosen:  # the series are there: it is the --gpu that matches none of them
+                raise InputError(f"--gpu {','.join(self.request.select)}: no GPU of the fleet has this index or "
+                                 "UUID")
+            gpus = chosen
         errors = [BackendError("prometheus", w) for w in self._client.warnings]
+        # VictoriaMetrics cluster's isPartial: a storage node did not answer, so GPUs may be missing (exit 3)
+        errors += [BackendError("prometheus", "partial response (a storage node did not answer)")
+                   for _ in self._client.partial]
         if not gpus:
             errors.append(BackendError("prometheus", "no DCGM_FI_DEV_* series in the last 5 minutes: is "
                                        "dcgm-exporter scraped by this Prometheus?"))

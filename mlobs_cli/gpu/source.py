@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,6 +39,33 @@ STATIC = frozenset({"nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciI
                     "nvmlDeviceGetMaxPcieLinkWidth", "nvmlDeviceGetMaxMigDeviceCount",
                     "temperature_threshold:NVML_TEMPERATURE_THRESHOLD_SLOWDOWN",
                     "temperature_threshold:NVML_TEMPERATURE_THRESHOLD_SHUTDOWN"})
+
+
+# Words of a command-line flag whose value is a secret (`--api-key`, `--hf-token`, `--db-password=...`): a GPU
+# process's command line is shown and recorded, its secrets never are. Whole words only: `--tokenizer` is a path.
+SECRET_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "credential", "credentials"})
+MASK = "****"
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@/\s]+@")
+
+
+def _secret_flag(flag: str) -> bool:
+    return flag.startswith("-") and bool(SECRET_WORDS & set(re.split(r"[-_.]", flag.lstrip("-").lower())))
+
+
+def scrub_command(argv: Sequence[str]) -> list[str]:
+    """`argv` with the value of every secret flag, and the password of every URL, replaced by ****."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        flag, eq, _ = arg.partition("=")
+        if hide_next and not arg.startswith("-"):
+            out.append(MASK)
+        elif eq and _secret_flag(flag):
+            out.append(f"{flag}={MASK}")
+        else:
+            out.append(_URL_PASSWORD.sub(rf"\1{MASK}@", arg))
+        hide_next = not eq and _secret_flag(arg)
+    return out
 
 
 class NotRecorded(LookupError):
@@ -144,7 +172,7 @@ class LiveNvml:
             raise ProcessLookupError(errno.ESRCH, "not visible from this PID namespace") from None
         fields = [f.decode(errors="replace") for f in raw.split(b"\0") if f]
         if key == "cmdline":
-            return fields
+            return scrub_command(fields)  # so neither the table nor a recording holds a token
         pairs = (f.partition("=") for f in fields)
         return {name: value for name, _, value in pairs if name in self.model_env}
 
@@ -261,7 +289,7 @@ class Replay:
 
     def device(self, index: int, key: str) -> Any:
         devices = self.data.get("devices", [])
-        if index >= len(devices):
+        if index >= len(devices) or not isinstance(devices[index], dict):
             raise self.nv.NVMLError(self.nv.NVML_ERROR_INVALID_ARGUMENT)
         if key == HANDLE_KEY and key not in devices[index]:
             return None  # recorded without it: the handle was got
@@ -277,6 +305,9 @@ class Replay:
         if key not in entry:
             raise NotRecorded(key)
         answer = entry[key]
+        if not isinstance(answer, dict):  # an edited recording: one clear line, not an internal error
+            raise InputError(f"{self.path}: `{key}` is {answer!r}, not an answer of the recording format "
+                             '({"ok": value} or {"error": text, "code": n})')
         if "ok" in answer:
             return answer["ok"]
         if "code" in answer:

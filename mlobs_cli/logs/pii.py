@@ -3,19 +3,32 @@
 The seed logs `user_id` and `client_ip_hash` hashed already, but a fleet that does not still must not leak them
 into an incident channel; a short digest keeps rows of the same user recognisable without showing who it is.
 `email`, `phone` and `ssn` (the seed's `redact_fields`, the `log.pii_fields` key) are replaced wherever they
-appear: as a column or as a key at any depth of `input_features` and `output`.
+appear: as a column or as a key at any depth of `input_features` and `output`. Free text (`error_message`) has no
+fields: e-mail addresses and SSN-shaped numbers in it are replaced (`failed for jane@example.com`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
 HASHED = ("user_id", "client_ip_hash")
 REDACTED = "[redacted]"
+NOT_SHOWN = "[not JSON: not shown]"
 JSON_COLUMNS = ("input_features", "output")
+FREE_TEXT = ("error_message",)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+
+
+def scrub(text: str | None) -> str | None:
+    """Free text with the e-mail addresses and SSN-shaped numbers in it redacted."""
+    if not text:
+        return text
+    return SSN.sub(REDACTED, EMAIL.sub(REDACTED, text))
 
 
 def digest(value: Any) -> str | None:
@@ -34,13 +47,19 @@ def _redact(value: Any, fields: frozenset[str]) -> Any:
 
 
 def _parsed(value: Any) -> Any:
-    """JSON columns arrive as text (DuckDB) or already parsed (PostgreSQL jsonb): parse the text."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
+    """JSON columns arrive as text (DuckDB) or already parsed (PostgreSQL jsonb): parse the text.
+
+    A structure that is not JSON (a CSV writer's Python repr, `{'email': ...}`) cannot be searched for the PII
+    fields, so it is withheld rather than shown as it is; JSON text inside a JSON string is parsed in turn.
+    """
+    if not isinstance(value, str):
+        return value
+    structured = value.lstrip().startswith(("{", "["))
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return NOT_SHOWN if structured else value
+    return _parsed(parsed) if isinstance(parsed, str) else parsed
 
 
 def shown(record: dict[str, Any], pii_fields: Iterable[str]) -> dict[str, Any]:
@@ -54,6 +73,8 @@ def shown(record: dict[str, Any], pii_fields: Iterable[str]) -> dict[str, Any]:
             out[key] = None if value is None else REDACTED
         elif key in JSON_COLUMNS:
             out[key] = _redact(_parsed(value), fields)
+        elif key in FREE_TEXT and isinstance(value, str):
+            out[key] = scrub(value)
         else:
             out[key] = value
     return out

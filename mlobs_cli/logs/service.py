@@ -94,7 +94,8 @@ def errors(scope: Scope, settings: Settings, min_requests: int, top: int) -> Err
     window, filters = scope.window("24h"), scope.filters()
     with _open(scope, settings, "errors", [TIMESTAMP, "model_id", "model_version", "status"]) as store:
         counts = [ErrorGroup(*row) for row in store.status_counts(window, filters)]
-        messages = [ErrorMessage(*row) for row in store.top_errors(window, filters, top)] \
+        messages = [ErrorMessage(model, version, status, pii.scrub(message), count)
+                    for model, version, status, message, count in store.top_errors(window, filters, top)] \
             if store.has("error_message") and top else []
         shown = sorted((g for g in counts if g.requests >= min_requests),
                        key=lambda g: (-g.error_rate - g.timeout_rate, _key([g.model_id, g.model_version])))

@@ -96,6 +96,10 @@ def ask(client: PrometheusClient, calls: Mapping[Any, Any]) -> Answers:
         InputError: The server refused a query (invalid PromQL).
         BackendUnavailable: Every query failed (the server is down, refuses our credentials, or hangs).
     """
+    # the live dashboard reuses one client for every refresh: each view shows its own requests' warnings and
+    # partial answers, not every one since the client opened
+    client.warnings.clear()
+    client.partial.clear()
     results = client.gather(calls)
     values = {k: v for k, v in results.items() if not isinstance(v, BackendUnavailable)}
     errors = [str(e) for e in results.values() if isinstance(e, BackendUnavailable)]

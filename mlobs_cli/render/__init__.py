@@ -68,7 +68,13 @@ def _width() -> int | None:
 def stdout_console() -> Console:
     from rich.console import Console  # imported on first use: machine formats never load rich
     # rich honours NO_COLOR itself, and writes no colour when stdout is not a terminal
-    return Console(width=_width(), highlight=False, soft_wrap=False)
+    console = Console(width=_width(), highlight=False, soft_wrap=False)
+    console.on_broken_pipe = _reader_gone  # rich would exit 1 itself; the app gives the one exit code for it
+    return console
+
+
+def _reader_gone() -> None:
+    raise BrokenPipeError
 
 
 def stderr_console() -> Console:
@@ -162,6 +168,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ";".join(_cell(v) for v in value)
     return str(value).replace("|", "\\|").replace("\n", " ")  # a newline would end the table row
 
 

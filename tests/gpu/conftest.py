@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.conftest import backfilled_prometheus
 
 STEP = 15.0
 SPAN = 600.0  # ten minutes of samples, the last one a minute before the server starts
@@ -48,13 +48,6 @@ def _gpus() -> list[tuple[dict[str, str], dict[str, float]]]:
     return gpus
 
 
-def _root_conftest(config: pytest.Config) -> Any:
-    """tests/conftest.py, as pytest loaded it: both files are modules named `conftest`, so this one cannot
-    import the other by name."""
-    root = Path(__file__).resolve().parents[1] / "conftest.py"
-    return next(p for p in config.pluginmanager.get_plugins() if getattr(p, "__file__", None) == str(root))
-
-
 def dcgm_openmetrics(end: float) -> str:
     lines = []
     steps = int(SPAN / STEP)
@@ -69,5 +62,5 @@ def dcgm_openmetrics(end: float) -> str:
 def dcgm_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a Prometheus holding the dcgm-exporter series of two hosts (four GPUs, one with MIG)."""
     end = time.time() - 60
-    with _root_conftest(request.config).backfilled_prometheus(tmp_path_factory.mktemp("dcgm"), dcgm_openmetrics(end)) as url:
+    with backfilled_prometheus(tmp_path_factory.mktemp("dcgm"), dcgm_openmetrics(end)) as url:
         yield url

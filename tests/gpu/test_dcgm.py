@@ -79,3 +79,17 @@ def test_a_prometheus_without_dcgm_series_is_incomplete(cli, prometheus):
 def test_an_unreachable_prometheus_is_exit_3(cli, closed_port):
     result = cli("gpu", "status", "--prometheus", f"http://127.0.0.1:{closed_port}")
     assert result.exit_code == 3 and result.stderr.startswith("mlobs: error: cannot reach prometheus")
+
+
+def test_a_context_of_the_config_file_selects_the_fleet_view(cli, dcgm_prometheus, tmp_path):
+    """--context (and --insecure) as every command that reads Prometheus takes them."""
+    config = tmp_path / "mlobs.yaml"
+    config.write_text(f"contexts:\n  lab:\n    url: {dcgm_prometheus}\n")
+    report = cli.json("gpu", "status", "--context", "lab", "--insecure", "--config", config, expect=1)
+    assert report["source"]["kind"] == "prometheus" and len(report["gpus"]) == 4
+
+
+def test_a_gpu_the_fleet_does_not_have_is_a_usage_error(cli, dcgm_prometheus):
+    result = cli("gpu", "status", "--prometheus", dcgm_prometheus, "--gpu", "GPU-nope")
+    assert result.exit_code == 2 and result.stderr == "mlobs: error: --gpu GPU-nope: no GPU of the fleet has this " \
+                                                      "index or UUID\n"

@@ -36,6 +36,7 @@ def test_markdown_for_the_incident_channel(cli):
     result = cli("gpu", "status", "--replay", FIXTURES / "nvml-load.json", "-o", "markdown")
     assert result.stdout.startswith("**GPU status** — recording ")
     assert "- **GPU 0** (alert): utilization 99% > 95%" in result.stdout
+    assert "| sw_power_cap |" in result.stdout  # the clock events as text, not a Python tuple
 
 
 def test_watch_redraws_until_ctrl_c_and_writes_one_report_a_tick_off_a_terminal(capsys):

@@ -117,6 +117,25 @@ def test_proc_gives_the_command_line_and_only_the_model_variables(child):
     assert live.process(child.pid, "environ") == {"SERVED_MODEL_NAME": "llama-8b"}
 
 
+def test_proc_never_gives_a_secret_of_the_command_line(tmp_path):
+    """vLLM, TGI and friends take `--api-key` on the command line: the value never reaches a table or a recording."""
+    argv = [sys.executable, "-c", CHILD, "--api-key", "sk-secret", "--hf-token=hf_secret", "--tokenizer", "t/x",
+            "--db", "postgresql://app:pg-secret@db/x"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        recorder = Recorder(LiveNvml())
+        shown = recorder.process(proc.pid, "cmdline")
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+    assert shown == [sys.executable, "-c", CHILD, "--api-key", "****", "--hf-token=****", "--tokenizer", "t/x",
+                     "--db", "postgresql://app:****@db/x"]
+    recorder.save(tmp_path / "rec.json")
+    assert "secret" not in (tmp_path / "rec.json").read_text()
+
+
 def test_a_pid_this_namespace_cannot_see(tmp_path):
     live = LiveNvml(proc=tmp_path)  # an empty /proc: every host PID is of another namespace
     with pytest.raises(ProcessLookupError, match="not visible from this PID namespace"):

@@ -139,6 +139,20 @@ def test_one_lost_gpu_of_eight_is_reported_and_the_others_still_are(replay):
     assert report["complete"]
 
 
+def test_a_gpu_that_cannot_be_read_leaves_the_result_incomplete(cli, tmp_path):
+    """Not lost (that is a finding), but unreadable: its row says why, and the run cannot exit 0."""
+    data = json.loads(scenario("eight-gpus-one-lost", tmp_path).read_text())
+    data["devices"][5] = {"nvmlDeviceGetHandleByIndex": {"error": "Insufficient Permissions", "code": 4}}
+    path = tmp_path / "unreadable.json"
+    path.write_text(json.dumps(data))
+    result = cli("gpu", "status", "--replay", path, "--gpu", "5", "-o", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 3 and not report["complete"]
+    assert report["gpus"][0]["error"] == "cannot get its NVML handle: Insufficient Permissions"
+    assert report["errors"] == [{"backend": "nvml", "message": "GPU 5: cannot get its NVML handle: Insufficient "
+                                                               "Permissions"}]
+
+
 def test_an_unexpected_nvml_error_leaves_the_field_unknown_and_the_result_incomplete(cli, tmp_path):
     result = cli("gpu", "status", "--replay", scenario("corrupted-inforom", tmp_path), "-o", "json")
     report = json.loads(result.stdout)
@@ -174,6 +188,29 @@ def test_a_process_this_container_cannot_see_is_listed_not_dropped(replay, name,
     (proc,) = replay(name, expect=1)["gpus"][0]["processes"]
     assert (proc["pid"], proc["visible"], proc["shown_name"]) == (424, False, shown)
     assert proc["used_memory"] == 44134563840 and proc["command"] is None and proc["model"] is None
+
+
+def test_a_secret_in_a_recorded_command_line_is_never_shown(cli, tmp_path):
+    """A recording made by another tool (or by hand) may hold `--api-key`: shown masked, in JSON and the table."""
+    data = json.loads(scenario("vllm-process", tmp_path).read_text())
+    data["processes"]["424"]["cmdline"]["ok"] += ["--api-key", "sk-live-123", "--hf-token=hf_abc"]
+    path = tmp_path / "secret.json"
+    path.write_text(json.dumps(data))
+    (proc,) = cli.json("gpu", "status", "--replay", path, expect=1)["gpus"][0]["processes"]
+    assert proc["command"].endswith("--port 8000 --api-key **** --hf-token=****")
+    table = cli("gpu", "status", "--replay", path, env={"COLUMNS": "300"}).stdout
+    assert "sk-live-123" not in table and "hf_abc" not in table and "--api-key ****" in table
+
+
+def test_a_process_that_exits_between_reads_is_still_listed(cli, tmp_path):
+    """Its command line was read, then it exited before its environment was: listed, never an internal error."""
+    data = json.loads(scenario("vllm-process", tmp_path).read_text())
+    data["processes"]["424"]["environ"] = {"error": "No such process", "errno": 3}
+    path = tmp_path / "exited.json"
+    path.write_text(json.dumps(data))
+    report = cli.json("gpu", "status", "--replay", path, expect=1)
+    (proc,) = report["gpus"][0]["processes"]
+    assert proc["visible"] is True and proc["model"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def test_the_model_a_process_serves(replay, tmp_path):
@@ -269,6 +306,9 @@ def test_options_that_do_not_go_together(cli, args, message):
     (None, "cannot read recording"), ("{not json", "is not an NVML recording (not JSON"),
     ('{"devices": []}', "is not an NVML recording (no `system` object"),
     ('{"system": {}}', "the recording has no `system.device_count`"),
+    ('{"system": {"device_count": {"ok": "1"}}}', "`system.device_count` is '1': not a number of GPUs"),
+    ('{"system": {"device_count": {"ok": 1}}, "devices": [{"nvmlDeviceGetName": "H200"}]}',
+     "`nvmlDeviceGetName` is 'H200', not an answer of the recording format"),
 ])
 def test_a_file_that_is_not_a_recording(cli, tmp_path, content, message):
     path = tmp_path / "rec.json"

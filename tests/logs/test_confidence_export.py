@@ -29,7 +29,11 @@ def test_low_confidence_per_bucket_and_distribution_match_numpy(logs, source, lo
         b = buckets[isoformat(datetime.fromtimestamp(int(i) * 3600, UTC))]
         assert (b["predictions"], b["low_confidence"]) == (int(sel.sum()), int(low.sum()))
         assert b["mean_score"] == pytest.approx(score[sel].mean(), rel=1e-9)
-        assert b["mean_low_score"] == pytest.approx(score[low].mean(), rel=1e-9)
+        # a bucket the window cuts short (the session may start a minute after the hour) can hold no low score
+        if low.any():
+            assert b["mean_low_score"] == pytest.approx(score[low].mean(), rel=1e-9)
+        else:
+            assert b["mean_low_score"] is None
     hist = np.bincount(np.clip(np.floor(score * 10), 0, 9).astype(int), minlength=10)
     assert [d["count"] for d in out["distribution"]] == hist.tolist()
     assert out["low_share"] == pytest.approx((score < 0.6).mean())

@@ -57,6 +57,26 @@ def test_redaction_hashes_ids_and_redacts_pii_at_any_depth():
     assert pii.digest("alice") == pii.digest("alice") != pii.digest("bob")
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    pytest.param("{'email': 'a@x.org', 'age': 3}", pii.NOT_SHOWN, id="python repr: cannot be searched, withheld"),
+    pytest.param('"{\\"email\\": \\"a@x.org\\"}"', {"email": "[redacted]"}, id="json text in a json string"),
+    pytest.param("fraud", "fraud", id="a plain label"),
+])
+def test_a_json_column_that_is_not_plain_json_never_shows_pii(text, shown):
+    assert pii.shown({"input_features": text}, ["email"]) == {"input_features": shown}
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("failed for jane.doe+x@mail.example.com: quota", "failed for [redacted]: quota"),
+    ("bad ssn 078-05-1120 in request", "bad ssn [redacted] in request"),
+    ("deadline exceeded after 2000 ms", "deadline exceeded after 2000 ms"),
+    ("CUDA out of memory on 10.0.0.1", "CUDA out of memory on 10.0.0.1"),
+])
+def test_free_text_loses_emails_and_ssns(text, shown):
+    assert pii.shown({"error_message": text}, ["email"]) == {"error_message": shown}
+    assert pii.scrub(text) == shown
+
+
 def _without_source(out: dict) -> dict:
     return {k: v for k, v in out.items() if k != "source"}
 

@@ -62,6 +62,16 @@ def test_the_password_comes_from_the_environment_and_is_never_shown(postgres, cl
     assert shown.exit_code == 0 and PG_PASSWORD not in shown.stdout
 
 
+def test_a_password_in_the_url_query_is_never_shown(postgres, cli):
+    """libpq takes `?password=` as well as `user:password@`: a wrong one, in the query, is masked in the error
+    and in the JSON's `source`; the right one works and is not shown either."""
+    wrong = _run(cli, "latency", "--source", f"{postgres.url}?password=wrong-{PG_PASSWORD}")
+    assert wrong.exit_code == 3 and "password=****" in wrong.stderr and PG_PASSWORD not in wrong.stderr
+    right = cli("logs", "latency", "--source", f"{postgres.url}?password={PG_PASSWORD}", "-o", "json")
+    assert right.exit_code == 0 and PG_PASSWORD not in right.stdout + right.stderr
+    assert "password=****" in json.loads(right.stdout)["source"]
+
+
 def test_a_database_that_does_not_answer_is_exit_3(cli, closed_port):
     result = _run(cli, "errors", "--source", f"postgresql://mlobs@127.0.0.1:{closed_port}/postgres")
     assert result.exit_code == 3 and "connection" in result.stderr.lower()
@@ -115,3 +125,18 @@ def test_malformed_jsonl_lines_are_named_and_the_rest_is_read(logs, stores, cli,
 def test_bad_options_are_exit_2(stores, cli, args, message):
     result = _run(cli, "latency", "--source", str(stores.parquet), *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize(("host", "query", "env", "expected"), [
+    ("db.internal", [], {}, "verify-full"),  # across the network: the certificate is checked
+    ("10.0.0.5", [("table", "x")], {}, "verify-full"),
+    ("db.internal", [("sslmode", "disable")], {}, None),  # the user chose
+    ("db.internal", [("SSLMODE", "require")], {}, None),
+    ("db.internal", [], {"PGSSLMODE": "prefer"}, None),
+    ("localhost", [], {}, None), ("127.0.0.1", [], {}, None), ("::1", [], {}, None),
+    (None, [], {}, None), ("/var/run/postgresql", [], {}, None),  # Unix sockets
+])
+def test_tls_is_verified_across_the_network_unless_the_user_says_otherwise(host, query, env, expected):
+    from mlobs_cli.backends.logstore.postgres import default_sslmode
+
+    assert default_sslmode(host, query, env) == expected

@@ -10,19 +10,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from scenario import STEP, Scenario
 
-
-def root_conftest(config: pytest.Config) -> Any:
-    """tests/conftest.py as pytest loaded it (its helpers: backfilled_prometheus, serving, installed, free_port):
-    both files are modules named `conftest`, so this one cannot import the other by name."""
-    root = str(Path(__file__).resolve().parents[1] / "conftest.py")
-    return next(p for p in config.pluginmanager.get_plugins() if getattr(p, "__file__", None) == root)
+from tests.conftest import backfilled_prometheus, free_port, installed, serving
 
 
 def grid_end(lag: float) -> float:
@@ -44,7 +37,7 @@ def scenario() -> Scenario:
 @pytest.fixture(scope="session")
 def scenario_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                         scenario: Scenario) -> Iterator[Server]:
-    with root_conftest(request.config).backfilled_prometheus(tmp_path_factory.mktemp("scenario-prometheus"),
+    with backfilled_prometheus(tmp_path_factory.mktemp("scenario-prometheus"),
                                                              scenario.openmetrics()) as url:
         yield Server("prometheus", url)
 
@@ -53,13 +46,12 @@ def scenario_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest
 def scenario_victoriametrics(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                              scenario: Scenario) -> Iterator[Server]:
     """Debian's VictoriaMetrics with the scenario imported (/api/v1/import/prometheus takes the same OpenMetrics)."""
-    helpers = root_conftest(request.config)
-    binary = helpers.installed("victoria-metrics", "victoria-metrics")
+    binary = installed("victoria-metrics", "victoria-metrics")
     root = tmp_path_factory.mktemp("victoriametrics")
-    url = f"http://127.0.0.1:{helpers.free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     argv = [binary, f"-httpListenAddr={url.removeprefix('http://')}", f"-storageDataPath={root / 'data'}",
             "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s", "-loggerLevel=WARN"]
-    with helpers.serving("victoriametrics", argv, url, root / "stderr.log"):
+    with serving("victoriametrics", argv, url, root / "stderr.log"):
         httpx.post(f"{url}/api/v1/import/prometheus", content=scenario.openmetrics().encode(),
                    timeout=60).raise_for_status()
         httpx.get(f"{url}/internal/force_flush", timeout=30).raise_for_status()
@@ -109,7 +101,7 @@ def alerting_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest
     fresh = Scenario(grid_end(30))
     (root / "rules.yml").write_text(RULES, encoding="utf-8")
     config = f"global:\n  evaluation_interval: 1s\nrule_files:\n  - {root / 'rules.yml'}\n"
-    with root_conftest(request.config).backfilled_prometheus(root, fresh.openmetrics(), config) as url:
+    with backfilled_prometheus(root, fresh.openmetrics(), config) as url:
         deadline = time.monotonic() + 30
         while len(httpx.get(f"{url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]) < EXPECTED_ALERTS:
             if time.monotonic() > deadline:
@@ -121,15 +113,14 @@ def alerting_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest
 @pytest.fixture
 def alertmanager(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh Alertmanager for each test (ready in ~0.1 s): the alerts a test posts are the only ones."""
-    helpers = root_conftest(request.config)
-    binary = helpers.installed("prometheus-alertmanager", "prometheus-alertmanager")
+    binary = installed("prometheus-alertmanager", "prometheus-alertmanager")
     root = tmp_path_factory.mktemp("alertmanager")
     (root / "am.yml").write_text("route: {receiver: blackhole, group_wait: 0s}\nreceivers: [{name: blackhole}]\n",
                                  encoding="utf-8")
-    url = f"http://127.0.0.1:{helpers.free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     argv = [binary, f"--config.file={root / 'am.yml'}", f"--storage.path={root / 'data'}",
             f"--web.listen-address={url.removeprefix('http://')}", "--cluster.listen-address="]
-    with helpers.serving("alertmanager", argv, url, root / "stderr.log"):
+    with serving("alertmanager", argv, url, root / "stderr.log"):
         yield url
 
 

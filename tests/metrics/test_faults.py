@@ -155,3 +155,16 @@ def _five_minutes():
     from datetime import timedelta
 
     return timedelta(minutes=5)
+
+
+def test_a_refresh_shows_only_its_own_warnings_and_partial_answers(fake_server):
+    """The live dashboard builds every refresh with the same client: a partial answer of one refresh must not
+    mark every later one incomplete."""
+    answers = [ok({"resultType": "vector", "result": []}, warnings=["store eu-1 unreachable"], isPartial=True),
+               ok({"resultType": "vector", "result": []})]
+    url = fake_server(lambda path: answers.pop(0) if len(answers) > 1 else answers[0])
+    with PrometheusClient(url, backoff=()) as client:
+        first = summary.summarize(client, utc(1795690000), _five_minutes())
+        second = summary.summarize(client, utc(1795690000), _five_minutes())
+    assert not first.complete and first.warnings == ("store eu-1 unreachable",)
+    assert second.complete and second.warnings == ()

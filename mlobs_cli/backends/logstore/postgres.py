@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -34,6 +34,19 @@ def open_store(url: str, settings: Settings) -> PostgresStore:
     return PostgresStore(url, settings["log.password"])
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def default_sslmode(host: str | None, query: Sequence[tuple[str, str]], env: Mapping[str, str]) -> str | None:
+    """`verify-full` for a database across the network unless the URL (`?sslmode=`) or PGSSLMODE chooses: libpq's
+    own default, `prefer`, takes any certificate, or none. A Unix socket or loopback keeps libpq's default."""
+    if any(k.lower() == "sslmode" for k, _ in query) or env.get("PGSSLMODE"):
+        return None
+    if not host or host.startswith("/") or host in LOCAL_HOSTS:
+        return None
+    return "verify-full"
+
+
 class PostgresStore(SqlLogStore):
     name = "postgresql"
     float_array = "?::float8[]"
@@ -41,9 +54,12 @@ class PostgresStore(SqlLogStore):
 
     def __init__(self, url: str, password: str | None) -> None:
         super().__init__()
-        self.source = mask_secret(url)
         parts = urlsplit(url)
         query = parse_qsl(parts.query)
+        # libpq also takes the password as a query parameter (`?password=...`): masked there too
+        shown_query = "&".join("password=****" if p.partition("=")[0].lower() == "password" else p
+                               for p in parts.query.split("&")) if parts.query else ""
+        self.source = mask_secret(urlunsplit(parts._replace(query=shown_query)))
         table = dict(query).get("table", DEFAULT_TABLE)
         match = _TABLE.fullmatch(table)
         if match is None:
@@ -51,8 +67,12 @@ class PostgresStore(SqlLogStore):
         self._schema, self._table = match.groups()
         self.relation = ".".join(quote(p) for p in match.groups() if p)
         conninfo = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "table"])))
-        self._secrets = [s for s in (password, parts.password) if s]
+        self._secrets = [s for s in (password, parts.password, *(v for k, v in query if k.lower() == "password"))
+                         if s]
         extra = {"password": password} if password and not parts.password else {}
+        sslmode = default_sslmode(parts.hostname, query, os.environ)
+        if sslmode:
+            extra["sslmode"] = sslmode
         try:
             self._conn = psycopg.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
                                          options="-c TimeZone=UTC -c default_transaction_read_only=on", **extra)
