@@ -36,7 +36,7 @@ from mlobs_cli.backends import http
 from mlobs_cli.config import Settings, mask_secret
 from mlobs_cli.errors import BackendUnavailable, ConfigError, InputError
 
-__all__ = ["PrometheusClient", "Sample", "Series", "TimeArg"]
+__all__ = ["PrometheusClient", "QueryFailed", "Sample", "Series", "TimeArg"]
 
 # Pauses before the 2nd and 3rd try: a Prometheus that restarts, or a proxy that lost it for a moment.
 BACKOFF = (0.2, 0.5)
@@ -52,6 +52,11 @@ TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None fo
 MAX_CONCURRENT = 12
 K = TypeVar("K")
 T = TypeVar("T")
+
+
+class QueryFailed(BackendUnavailable):
+    """The server parsed the query but could not evaluate it on its data (`execution`: many-to-many matching,
+    duplicate series after a label change): valid PromQL, no answer; exit 3."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,8 +323,10 @@ class PrometheusClient:
 
     def _refusal(self, response: httpx.Response, body: Mapping[str, Any]) -> Exception:
         error = self._scrub(" ".join(str(body.get("error") or "").split()))
-        # Prometheus: 400 bad_data (a parse error), 422 execution (many-to-many matching, too many samples);
-        # VictoriaMetrics answers 422 to a parse error too: each is the query's fault, with the server's words
+        # Prometheus: 400 bad_data (a parse error); VictoriaMetrics answers 422 to a parse error: the query's
+        # fault, with the server's words. Prometheus' 422 `execution` (above) is the data's, not the syntax's.
+        if body.get("errorType") == "execution":
+            return QueryFailed(f"{self.name} {self.shown} could not evaluate the query: {error}")
         if body.get("errorType") == "bad_data" or (response.status_code in (400, 422) and error):
             return InputError(f"{self.name} {self.shown} refused the request: {error}")
         status = f"{response.status_code} {response.reason_phrase}"

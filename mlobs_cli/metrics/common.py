@@ -8,10 +8,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from mlobs_cli import catalogue
-from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
+from mlobs_cli.backends.prometheus import PrometheusClient, QueryFailed, Sample, Series
 from mlobs_cli.errors import BackendUnavailable
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat
@@ -103,6 +104,7 @@ def ask(client: PrometheusClient, calls: Mapping[Any, Any]) -> Answers:
     results = client.gather(calls)
     values = {k: v for k, v in results.items() if not isinstance(v, BackendUnavailable)}
     errors = [str(e) for e in results.values() if isinstance(e, BackendUnavailable)]
+    errors += [m for v in values.values() if isinstance(v, Each) for m in v.failures]
     found = [BackendError(client.name, m) for m in dict.fromkeys(errors)]
     found += [BackendError(client.name, f"partial response (a storage node did not answer) for {q}")
               for q in client.partial]
@@ -122,6 +124,27 @@ def union(exprs: Mapping[str, str]) -> str:
     """
     return " or ".join(f"label_replace({q}, {json.dumps(QUERY_LABEL)}, {json.dumps(name)}, \"\", \"\")"
                        for name, q in exprs.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Each:
+    """What query_each got: each expression's samples (None for one the server could not evaluate), and the
+    server's messages for those."""
+
+    samples: dict[str, list[Sample] | None]
+    failures: tuple[str, ...] = ()
+
+
+def query_each(client: PrometheusClient, exprs: Mapping[str, str], at: datetime) -> Each:
+    """Every expression of `exprs` (name -> PromQL) at `at`, in one request: their union. When the server cannot
+    evaluate the union because one of them fails on its data (QueryFailed: many-to-many matching, duplicate
+    series), each is sent alone, together, so that only the failing ones are missing from the view."""
+    try:
+        return Each(split(client.query(union(exprs), at), exprs))
+    except QueryFailed:
+        alone = client.gather({name: partial(client.query, q, at) for name, q in exprs.items()})
+    return Each({name: None if isinstance(r, BackendUnavailable) else r for name, r in alone.items()},
+                tuple(dict.fromkeys(str(r) for r in alone.values() if isinstance(r, BackendUnavailable))))
 
 
 def split(samples: list[Sample], names: Iterable[str]) -> dict[str, list[Sample]]:

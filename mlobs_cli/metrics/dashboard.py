@@ -15,7 +15,7 @@ from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
 from mlobs_cli.errors import ExitCode, combine
-from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, number, series_points, split, union
+from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, number, query_each, series_points
 from mlobs_cli.metrics.query import choose_step
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, parse_duration, prometheus_duration
@@ -228,14 +228,14 @@ def build(client: PrometheusClient, at: datetime, window: timedelta,
                 instant["now"][f"{i}/{name}"] = q
                 if panel.renderer == "stat":
                     instant["previous"][f"{i}/{name}"] = q
-    calls.update({when: partial(client.query, union(exprs), times[when]) for when, exprs in instant.items() if exprs})
+    calls.update({when: partial(query_each, client, exprs, times[when]) for when, exprs in instant.items() if exprs})
     answers = ask(client, calls)
     found: dict[tuple[int, str, str], Any] = {}  # (panel, query name, now | previous) -> its answer
     for key, answer in answers.values.items():
         if isinstance(key, tuple):  # a range query
             found[(*key, "now")] = answer
             continue
-        for name, samples in split(answer, instant[key]).items():
+        for name, samples in answer.samples.items():
             i, query = name.split("/", 1)
             found[int(i), query, key] = samples
     shaped = tuple(_panel(i, panel, sent[i], found) for i, panel in enumerate(panels))

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient
 from mlobs_cli.errors import ExitCode, combine
-from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, selector, split, union
+from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, query_each, selector
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, prometheus_duration
 
@@ -147,10 +147,10 @@ def summarize(client: PrometheusClient, at: datetime, window: timedelta, model: 
     """
     promql = queries(window, model)
     times = at_times(at)
-    # two requests, sent together: every column now, and every column an hour earlier (see common.union)
-    answers = ask(client, {when: partial(client.query, union(promql), t) for when, t in times.items()})
-    columns = {when: split(answers.get(when) or [], promql) for when in times}  # a failed time: no values
-    values = {(c.key, when): by_labels(columns[when][c.key], c.by) for c in COLUMNS for when in times}
+    # two requests, sent together: every column now, and every column an hour earlier (see common.query_each)
+    answers = ask(client, {when: partial(query_each, client, promql, t) for when, t in times.items()})
+    columns = {when: answers.get(when).samples if answers.get(when) else {} for when in times}  # failed: no values
+    values = {(c.key, when): by_labels(columns[when].get(c.key), c.by) for c in COLUMNS for when in times}
     rows = []
     for m, v in _row_keys(values):
         cells = {}

@@ -437,3 +437,12 @@ def test_alertmanager_refusals(response, error, match):
     with pytest.raises(error, match=match) as e:
         am(lambda request: response, token=TOKEN).alerts()
     assert TOKEN not in str(e.value) and "alertmanager http://am.test:9093" in str(e.value)
+
+
+def test_a_query_that_fails_on_the_data_is_a_failed_query_not_an_input_error(client, prometheus):
+    from mlobs_cli.backends.prometheus import QueryFailed
+
+    # valid PromQL; overwriting `feature` leaves several series with one label set, which Prometheus refuses
+    with pytest.raises(QueryFailed, match="could not evaluate the query: .*same labelset") as e:
+        client.query('label_replace(feature_psi, "feature", "x", "", "")', at=prometheus.end)
+    assert e.value.exit_code == ExitCode.BACKEND

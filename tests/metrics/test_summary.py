@@ -158,3 +158,27 @@ def test_a_model_with_only_per_model_series_gets_a_row_without_version(cli, fake
     (row,) = report["models"]
     assert (row["model"], row["version"], row["queue_depth"]["value"]) == ("new-model", None, 3)
     assert row["requests_per_second"]["value"] is None
+
+
+def test_a_column_the_server_cannot_evaluate_is_the_only_one_missing(cli, scenario_prometheus, scenario,
+                                                                     monkeypatch):
+    """Valid PromQL that fails on the data (here: duplicate series once the model label is overwritten) makes
+    Prometheus refuse the whole union of the view's queries: each is then sent alone, so the other columns
+    still show, and the run says what failed (exit 3)."""
+    import dataclasses
+
+    from mlobs_cli.metrics import summary
+
+    at = int(scenario.end)
+    whole = cli.json("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", at, expect=0)
+    broken = tuple(dataclasses.replace(c, promql='max by (model) (label_replace(request_queue_depth{sel}, "model", '
+                                       '"x", "", ""))') if c.key == "queue_depth" else c for c in summary.COLUMNS)
+    monkeypatch.setattr(summary, "COLUMNS", broken)
+    report = cli.json("metrics", "summary", "--prometheus", scenario_prometheus.url, "--at", at, expect=3)
+    assert report["complete"] is False
+    assert any("could not evaluate the query" in e["message"] for e in report["errors"])
+    assert [r["model"] for r in report["models"]] == [r["model"] for r in whole["models"]]
+    for row, before in zip(report["models"], whole["models"], strict=True):
+        assert row["queue_depth"]["value"] is None
+        assert row["requests_per_second"] == before["requests_per_second"]
+        assert row["latency_p99_seconds"] == before["latency_p99_seconds"]
