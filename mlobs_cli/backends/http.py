@@ -1,9 +1,11 @@
-"""What every HTTP backend (Pushgateway, Prometheus) checks before it sends anything."""
+"""What every HTTP backend (Pushgateway, Prometheus, Alertmanager) shares: the checks before it sends anything,
+and the secrets it keeps out of every message after."""
 
 from __future__ import annotations
 
 import ssl
-from urllib.parse import SplitResult, urlsplit
+from collections.abc import Iterable
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
 
@@ -39,3 +41,27 @@ def tls(verify: bool | str) -> bool | ssl.SSLContext:
         return ssl.create_default_context(cafile=verify)
     except (OSError, ssl.SSLError) as e:
         raise InputError(f"CA bundle {verify}: {e.strerror or e}") from None
+
+
+def secrets(*values: str | None) -> tuple[str, ...]:
+    """The strings no message may show: each given secret, and a URL password also as httpx sends it, decoded."""
+    found = {v for v in values if v} | {unquote(v) for v in values if v}
+    return tuple(found)
+
+
+def scrub(text: str, hidden: Iterable[str]) -> str:
+    for secret in hidden:
+        text = text.replace(secret, "****")
+    return text
+
+
+def reason(error: httpx.TransportError, hidden: Iterable[str]) -> str:
+    """Why a request did not get through. httpx's own message is short ("[Errno 111] Connection refused",
+    "timed out"); some timeouts have none."""
+    return scrub(str(error) or type(error).__name__, hidden)
+
+
+def first_line(text: str, hidden: Iterable[str]) -> str:
+    """`: ` and the first line of a response body (200 characters at most), or nothing for an empty body."""
+    lines = text.strip().splitlines()
+    return ": " + scrub(lines[0][:200], hidden) if lines else ""

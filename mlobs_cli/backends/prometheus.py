@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 
@@ -120,7 +120,7 @@ class PrometheusClient:
         self.partial: list[str] = []  # the queries (or API paths) answered only in part, each once
         self._lock = threading.Lock()  # over warnings and partial, which gather's threads add to
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
-        self._secrets = tuple(s for s in {token, password, parts.password, unquote(parts.password or "")} if s)
+        self._secrets = http.secrets(token, password, parts.password)
         headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -340,17 +340,13 @@ class PrometheusClient:
         return BackendUnavailable(f"{self.name} {self.shown} answered {status}" + (f": {detail}" if detail else ""))
 
     def _reason(self, error: httpx.TransportError) -> str:
-        # httpx's own message is short ("[Errno 111] Connection refused"); some have none
-        return self._scrub(str(error) or type(error).__name__)
+        return http.reason(error, self._secrets)
 
     def _first_line(self, text: str) -> str:
-        lines = text.strip().splitlines()
-        return ": " + self._scrub(lines[0][:200]) if lines else ""
+        return http.first_line(text, self._secrets)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "****")
-        return text
+        return http.scrub(text, self._secrets)
 
 
 def _window(start: TimeArg, end: TimeArg, matchers: Sequence[str]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 
@@ -63,7 +63,7 @@ def push(
         raise InputError("pushgateway job must not be empty: the gateway requires a job label")
     body = exposition(gauges).encode("utf-8")
     target = url.rstrip("/") + _group_path(job, grouping)
-    secrets = _secrets(parts.password)
+    secrets = http.secrets(parts.password)
     if client is None:
         with httpx.Client(verify=http.tls(verify)) as own:
             _put(own, target, body, timeout, shown, secrets)
@@ -104,14 +104,14 @@ def _put(client: httpx.Client, target: str, body: bytes, timeout: float, shown: 
         try:
             response = client.put(target, content=body, headers={"Content-Type": CONTENT_TYPE}, timeout=timeout)
         except httpx.TransportError as e:
-            failure = BackendUnavailable(f"cannot reach pushgateway {shown}: {_scrub(_reason(e), secrets)}")
+            failure = BackendUnavailable(f"cannot reach pushgateway {shown}: {http.reason(e, secrets)}")
             continue
         # a redirect is a failure too: httpx does not follow it, so nothing was stored
         if response.is_success:
             return
         failure = BackendUnavailable(
             f"pushgateway {shown} answered {response.status_code} {response.reason_phrase}"
-            + _scrub(_first_line(response.text), secrets)
+            + http.first_line(response.text, secrets)
         )
         if response.status_code not in RETRY_STATUS:
             break
@@ -156,24 +156,3 @@ def _number(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return repr(value)  # the shortest text that reads back as the same float
-
-
-def _reason(error: httpx.TransportError) -> str:
-    # httpx's own message is short ("[Errno 111] Connection refused", "timed out"); some timeouts have none
-    return str(error) or type(error).__name__
-
-
-def _first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return ": " + lines[0][:200] if lines else ""
-
-
-def _secrets(password: str | None) -> tuple[str, ...]:
-    # both the form written in the URL and the decoded one httpx sends, should a message ever echo either
-    return tuple({password, unquote(password)}) if password else ()
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "****")
-    return text

@@ -127,7 +127,7 @@ class Sample:
         try:
             return self._con.execute(sql)
         except duckdb.Error as e:
-            raise InputError(f"{self.role}: {_first_line(e)}") from e
+            raise InputError(f"{self.role}: {error_line(e)}") from e
 
     def _columns(self) -> dict[str, Column]:
         described = self._query(f"DESCRIBE SELECT * FROM {self._relation}").fetchall()
@@ -178,7 +178,8 @@ def _column(name: str, typ: str) -> Column:
     return Column(name, _quote(name), typ)
 
 
-def _first_line(error: Exception) -> str:
+def error_line(error: Exception) -> str:
+    """The first line of a DuckDB error: the rest is its context dump."""
     return str(error).strip().splitlines()[0]
 
 
@@ -213,5 +214,5 @@ def _open(con: duckdb.DuckDBPyConnection, pattern: str, role: str, name: str) ->
     try:
         con.execute(f"CREATE {kind} {name} AS SELECT * FROM {_reader(fmt, files)}")
     except duckdb.Error as e:
-        raise InputError(f"{role}: cannot read {pattern}: {_first_line(e)}") from e
+        raise InputError(f"{role}: cannot read {pattern}: {error_line(e)}") from e
     return Sample(con, name, role, pattern, files)

@@ -68,9 +68,9 @@ class FileStore(SqlLogStore):
             return action()
         except duckdb.InvalidInputException as e:
             if self._format != "json" or self._skip_bad_lines or "Malformed JSON" not in str(e):
-                raise InputError(f"{self.source}: {_first_line(e)}") from e
+                raise InputError(f"{self.source}: {samples.error_line(e)}") from e
             self._warnings.extend(_malformed(self.files) or [BackendError("files", f"{self.source}: "
-                                  f"{_first_line(e)}; such lines skipped, the rest was read")])
+                                  f"{samples.error_line(e)}; such lines skipped, the rest was read")])
             self._skip_bad_lines = True
 
             def reopened() -> T:
@@ -79,7 +79,7 @@ class FileStore(SqlLogStore):
 
             return self._retrying(reopened)  # once: the lines are skipped from now on
         except duckdb.Error as e:
-            raise InputError(f"{self.source}: {_first_line(e)}") from e
+            raise InputError(f"{self.source}: {samples.error_line(e)}") from e
 
     def _raw(self) -> duckdb.DuckDBPyRelation:
         if self._format == "parquet":
@@ -196,7 +196,3 @@ def _malformed(files: list[str]) -> list[BackendError]:
             out.append(BackendError("files", f"{path}: malformed JSON on {word} {named}{more}; "
                                              "skipped, the rest was read"))
     return out
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
