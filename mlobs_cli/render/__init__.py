@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,6 +71,24 @@ def stdout_console() -> Console:
     console = Console(width=_width(), highlight=False, soft_wrap=False)
     console.on_broken_pipe = _reader_gone  # rich would exit 1 itself; the app gives the one exit code for it
     return console
+
+
+def bar(share: float | None, width: int) -> str:
+    """A bar of `width` characters filled to `share` (0 to 1, clipped; None: empty)."""
+    filled = round(min(max(share or 0.0, 0.0), 1.0) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def fitting_columns(columns: Sequence[tuple[Any, ...]], rows: Sequence[Sequence[Any]], width: int) -> list[int]:
+    """Indexes of the columns a table can show in `width`: each column is (title, ..., rank), where rank 0 is
+    never dropped and the highest rank goes first; a column takes its widest cell and 2 of padding."""
+    widths = [max(len(str(columns[i][0])), *(len(str(r[i])) for r in rows)) + 2 for i in range(len(columns))]
+    shown = list(range(len(columns)))
+    for i in sorted(shown, key=lambda i: -columns[i][-1]):
+        if sum(widths[j] for j in shown) <= width or columns[i][-1] == 0:
+            break
+        shown.remove(i)
+    return shown
 
 
 def _reader_gone() -> None:

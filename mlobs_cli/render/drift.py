@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlobs_cli.drift.report import DriftReport, FeatureDrift
+from mlobs_cli.render import bar, fitting_columns
 
 STATUS_STYLE = {"ok": ("● OK", "green"), "watch": ("◐ Watch", "yellow"), "alert": ("● Alert", "bold red")}
 BAR_WIDTH = 8
@@ -20,16 +21,11 @@ def fmt_pvalue(value: float | None) -> str:
     return "—" if value is None else f"{value:.2g}"
 
 
-def _bar(share: float, width: int = BAR_WIDTH) -> str:
-    filled = round(min(max(share, 0.0), 1.0) * width)
-    return "█" * filled + "░" * (width - filled)
-
-
 def _psi_cell(f: FeatureDrift, report: DriftReport) -> Text:
     if f.psi is None:
         return Text("—")
     # full bar at twice the high-severity threshold, so an alert fills more than half
-    text = Text(_bar(f.psi / (2 * report.config.psi_high)) + " ", style=STATUS_STYLE[f.status][1])
+    text = Text(bar(f.psi / (2 * report.config.psi_high), BAR_WIDTH) + " ", style=STATUS_STYLE[f.status][1])
     return text.append(f"{f.psi:.3f}", style="")
 
 
@@ -71,21 +67,10 @@ def _cells(f: FeatureDrift, report: DriftReport) -> list:
             fmt_number(f.wasserstein_norm), shift_text(f), f"{f.missing_ref:.0%}→{f.missing_cur:.0%}"]
 
 
-def _fitting_columns(rows: list[list], width: int) -> list[int]:
-    """Indexes of the columns to show: all that fit in `width`, dropping by rank."""
-    widths = [max(len(COLUMNS[i][0]), *(len(str(r[i])) for r in rows)) + 2 for i in range(len(COLUMNS))]
-    shown = list(range(len(COLUMNS)))
-    for i in sorted(range(len(COLUMNS)), key=lambda i: -COLUMNS[i][2]):
-        if sum(widths[j] for j in shown) <= width or COLUMNS[i][2] == 0:
-            break
-        shown.remove(i)
-    return shown
-
-
 def table(report: DriftReport, console: Console) -> None:
     console.print(samples_line(report), markup=False)
     rows = [_cells(f, report) for f in report.features]
-    shown = _fitting_columns(rows, console.width)
+    shown = fitting_columns(COLUMNS, rows, console.width)
     t = Table(box=None, pad_edge=False, header_style="bold")
     for i in shown:
         name, justify, _ = COLUMNS[i]
@@ -116,8 +101,8 @@ def plot(report: DriftReport, name: str, console: Console) -> None:
     t.add_column("Δ", justify="right", no_wrap=True)
     top = max([max(b.ref_share, b.cur_share) for b in f.bins] or [1.0]) or 1.0
     for b in f.bins:
-        t.add_row(b.label, Text(_bar(b.ref_share / top, 20), style="blue").append(f" {b.ref_share:6.1%}", style=""),
-                  Text(_bar(b.cur_share / top, 20), style="magenta").append(f" {b.cur_share:6.1%}", style=""),
+        t.add_row(b.label, Text(bar(b.ref_share / top, 20), style="blue").append(f" {b.ref_share:6.1%}", style=""),
+                  Text(bar(b.cur_share / top, 20), style="magenta").append(f" {b.cur_share:6.1%}", style=""),
                   f"{b.cur_share - b.ref_share:+.1%}")
     if not f.bins:
         console.print(f"{name}: {f.note or 'no distribution to plot'}", markup=False)

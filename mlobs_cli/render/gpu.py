@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from mlobs_cli.gpu.report import SEVERITIES, Gpu, GpuReport
+from mlobs_cli.render import fitting_columns
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -106,17 +107,6 @@ def _cells(g: Gpu, report: GpuReport) -> list[str | Text]:
             _events(g), _ecc(g)]
 
 
-def _fitting(rows: list[list[str | Text]], width: int) -> list[int]:
-    """Indexes of the columns to show: all that fit in `width`, dropping by rank."""
-    widths = [max(len(COLUMNS[i][0]), *(len(str(r[i])) for r in rows)) + 2 for i in range(len(COLUMNS))]
-    shown = list(range(len(COLUMNS)))
-    for i in sorted(shown, key=lambda i: -COLUMNS[i][2]):
-        if sum(widths[j] for j in shown) <= width or COLUMNS[i][2] == 0:
-            break
-        shown = [j for j in shown if j != i]
-    return shown
-
-
 def header(report: GpuReport) -> str:
     s = report.source
     where = {"nvml": "this machine (NVML)", "replay": f"recording {s.location}",
@@ -143,7 +133,7 @@ def _gpu_tables(report: GpuReport, width: int) -> list[Table | Text]:
     hosts: dict[str | None, list[list[str | Text]]] = {}
     for g in report.gpus:
         hosts.setdefault(g.host, []).append(_cells(g, report))
-    shown = _fitting([row for rows in hosts.values() for row in rows], width)
+    shown = fitting_columns(COLUMNS, [row for rows in hosts.values() for row in rows], width)
     parts: list[Table | Text] = []
     for host, rows in hosts.items():
         t = Table(box=None, pad_edge=False, header_style="bold", title=f"host {host}" if host else None,

@@ -19,6 +19,7 @@ from mlobs_cli.logs.results import (
     SearchResult,
     pct_label,
 )
+from mlobs_cli.render import bar
 
 STATUS_STYLE = {"ok": "green", "watch": "yellow", "alert": "bold red"}
 SEARCH_TABLE = ("timestamp", "model_id", "model_version", "status", "total_latency_ms", "request_id", "user_id",
@@ -34,11 +35,6 @@ def _num(value: float | None, fmt: str = ".1f") -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2%}"
-
-
-def _bar(share: float, width: int = BAR_WIDTH) -> str:
-    filled = round(min(max(share, 0.0), 1.0) * width)
-    return "█" * filled + "░" * (width - filled)
 
 
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
@@ -147,7 +143,7 @@ def _confidence(result: ConfidenceResult, console: Console) -> None:
     top = max((b.low_share or 0.0 for b in result.buckets), default=0.0) or 1.0
     for b in result.buckets:
         t.add_row(timeparse.isoformat(b.start), f"{b.low:,}", _pct(b.low_share),
-                  Text(_bar((b.low_share or 0.0) / top, 12), style="yellow"), f"{b.predictions:,}",
+                  Text(bar((b.low_share or 0.0) / top, 12), style="yellow"), f"{b.predictions:,}",
                   _num(b.mean_low_score, ".2f"))
     console.print(t)
     console.print(Text("\nconfidence distribution", style="bold"))
@@ -155,7 +151,7 @@ def _confidence(result: ConfidenceResult, console: Console) -> None:
     n, total = len(result.histogram), sum(result.histogram)
     peak = max(result.histogram, default=0) or 1
     for i, c in enumerate(result.histogram):
-        d.add_row(f"{i / n:.1f}–{(i + 1) / n:.1f}", Text(_bar(c / peak), style="blue"), f"{c:,}",
+        d.add_row(f"{i / n:.1f}–{(i + 1) / n:.1f}", Text(bar(c / peak, BAR_WIDTH), style="blue"), f"{c:,}",
                   _pct(c / total if total else None))
     console.print(d)
 

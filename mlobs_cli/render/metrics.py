@@ -20,6 +20,7 @@ from mlobs_cli.metrics.dashboard import Dashboard, PanelData
 from mlobs_cli.metrics.firing import FiringAlerts
 from mlobs_cli.metrics.query import InstantResult, RangeResult
 from mlobs_cli.metrics.summary import COLUMNS, Summary
+from mlobs_cli.render import bar
 from mlobs_cli.timeparse import prometheus_duration
 
 if TYPE_CHECKING:
@@ -89,11 +90,6 @@ def sparkline(values: list[float | None], width: int = SPARK_WIDTH) -> str:
     top = max((b for b in buckets if b is not None), default=0.0)
     return "".join(" " if b is None else SPARKS[min(7, int(b / top * 7.999))] if top > 0 else SPARKS[0]
                    for b in buckets)
-
-
-def bar(share: float | None, width: int = BAR_WIDTH) -> str:
-    filled = round(min(max(share or 0.0, 0.0), 1.0) * width)
-    return "█" * filled + "░" * (width - filled)
 
 
 # -- the views ---------------------------------------------------------------------------------------------------
@@ -277,7 +273,7 @@ def _distribution(p: PanelData) -> RenderableType:
     top = max((b["share"] or 0.0 for b in d["buckets"]), default=0.0) or 1.0
     for b in d["buckets"]:
         label = f"≤ {fmt(b['upper'], 'seconds')}" if b["upper"] != float("inf") else f"> {fmt(b['lower'], 'seconds')}"
-        t.add_row(label, Text(bar((b["share"] or 0.0) / top), style="magenta"), fmt(b["share"], "ratio"))
+        t.add_row(label, Text(bar((b["share"] or 0.0) / top, BAR_WIDTH), style="magenta"), fmt(b["share"], "ratio"))
     quantiles = "  ".join(f"p{q}: {fmt(d[f'p{q}'], 'seconds')}" for q in (50, 95, 99))
     return Group(t, Text(quantiles))
 
@@ -289,7 +285,7 @@ def _bars(p: PanelData) -> RenderableType:
     for b in p.data["bars"]:
         share = b["value"] if p.panel.unit in ("ratio",) else None
         style = LEVEL_STYLE.get(b["level"] or "", "green")
-        t.add_row(b["name"], Text(bar(share), style=style), cell(b["value"], p.panel.unit, b["level"]))
+        t.add_row(b["name"], Text(bar(share, BAR_WIDTH), style=style), cell(b["value"], p.panel.unit, b["level"]))
     return t if p.data["bars"] else Text("no series", style="dim")
 
 
