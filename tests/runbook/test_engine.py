@@ -1,0 +1,87 @@
+"""Evidence -> verdicts -> causes -> mitigations, and the saved state, without a server or a terminal."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from mlobs_cli.config import resolve
+from mlobs_cli.runbook import engine, model, paths
+from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, OK, Evidence, Row
+from mlobs_cli.runbook.result import StepFinding
+from mlobs_cli.runbook.state import StateLog
+
+AT = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def latency():
+    return model.load(paths.shipped_dir() / "latency.yaml")
+
+
+def scope_of(runbook, **evidence):
+    settings = resolve({"runbook.llm_models": ["llm-7b"]}, env={})
+    scope = engine.Scope(runbook, settings, {name: i.default for name, i in runbook.inputs.items()}, AT,
+                         lambda: pytest.fail("no query in these tests"))
+    scope.evidence.update(evidence)
+    return scope
+
+
+def finding(step, weight, cause, model="m"):
+    return StepFinding(step, "c", "ALERT", model, "msg", {"model": model}, {cause: weight})
+
+
+def test_causes_are_ranked_by_noisy_or_per_model(latency):
+    causes = engine.rank_causes(latency, (finding("scope", 0.6, "bad_deploy"), finding("scope", 0.3, "bad_deploy"),
+                                          finding("drift", 0.7, "data_drift"),
+                                          finding("drift", 0.9, "data_drift", model="other")))
+    assert [(c.cause, c.model, round(c.score, 2)) for c in causes] == [
+        ("data_drift", "other", 0.9), ("bad_deploy", "m", 0.72), ("data_drift", "m", 0.7)]
+    assert causes[1].steps == ("scope",)
+
+
+def test_a_mitigation_with_missing_data_is_unresolved_and_never_runnable(latency):
+    causes = engine.rank_causes(latency, (finding("batching", 0.7, "batch_at_max"),))
+    scale = next(p for p in engine.plan_mitigations(latency, causes, scope_of(latency)) if p.mitigation == "scale_out")
+    assert scale.command == "kubectl -n ml-serving scale deployment/m --replicas=?"
+    assert scale.unresolved == ("needed", "replicas")  # the undo needs today's replicas too
+
+
+def test_scale_out_sizes_from_the_evidence(latency):
+    rows = {"replicas": 4.0, "throughput": 40.0, "queue_trend": 400.0}
+    evidence = {name: Evidence(name, "promql", OK, rows=(Row({"model": "m"}, {"value": value}),))
+                for name, value in rows.items()}
+    causes = engine.rank_causes(latency, (finding("batching", 0.7, "batch_at_max"),))
+    scope = scope_of(latency, **evidence)
+    scale = next(p for p in engine.plan_mitigations(latency, causes, scope) if p.mitigation == "scale_out")
+    assert scale.command == "kubectl -n ml-serving scale deployment/m --replicas=5" and scale.unresolved == ()
+    assert scale.undo == "kubectl -n ml-serving scale deployment/m --replicas=4"
+
+
+@pytest.mark.parametrize(("states", "findings", "verdict"), [
+    pytest.param({"p99": OK, "latency_alerts": NO_DATA}, (), "OK", id="an optional check without data"),
+    pytest.param({"p99": NO_DATA, "latency_alerts": OK}, (), "UNKNOWN", id="a required check without data"),
+    pytest.param({"p99": ERROR, "latency_alerts": OK}, (), "UNKNOWN", id="a backend error"),
+    pytest.param({"p99": ERROR, "latency_alerts": OK}, ("WARN",), "WARN", id="a finding outranks missing data"),
+    pytest.param({"p99": OK, "latency_alerts": OK}, ("INFO",), "OK", id="an observation is not a problem"),
+    pytest.param({"p99": OK, "latency_alerts": OK}, ("WARN", "ALERT"), "ALERT", id="the worst finding"),
+])
+def test_verdicts(latency, states, findings, verdict):
+    step = latency.steps[0]
+    evidence = [Evidence(check, "promql", state) for check, state in states.items()]
+    found = [StepFinding("symptoms", "p99", status, "m", "x") for status in findings]
+    assert engine._verdict(step, evidence, found, []) == verdict
+
+
+def test_a_line_cut_by_a_crash_is_ignored_on_resume(tmp_path):
+    log = StateLog.create(tmp_path, "latency")
+    log.append("start", runbook="latency", file="x", inputs={}, at="2026-11-02T03:00:00Z")
+    log.append("skip", step="symptoms", title="Symptoms", next=1)
+    with log.path.open("a", encoding="utf-8") as f:
+        f.write('{"event": "step", "step": "immed')  # killed while writing
+    reopened = StateLog.open(tmp_path, None)
+    assert [e["event"] for e in reopened.events] == ["start", "skip"]
+    assert oct(log.path.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(log.path.read_text(encoding="utf-8").splitlines()[0])["event"] == "start"
