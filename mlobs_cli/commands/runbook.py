@@ -50,16 +50,13 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show executable miti
                       "run one.")]
 
 
-def _walk_settings(ctx: typer.Context, output: Any, config: str | None, debug: bool, prometheus: str | None,
-                   context: str | None, insecure: bool) -> Settings:
-    return prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
-
-
-def _walk(ctx: typer.Context, name: str, *, model: str | None, sets: list[str] | None, from_alert: Path | None,
+def _walk(name: str, *, model: str | None, sets: list[str] | None, from_alert: Path | None,
           at: str | None, no_input: bool, start_at: str | None, report: Path | None, record: Path | None,
           dry_run: bool, s: Settings, sources: dict[str, str | None], exit_zero: bool) -> None:
     from mlobs_cli.runbook import service
 
+    service.refuse_existing(report, "--report")
+    service.refuse_existing(record, "--record")
     request = service.Request(name, sets=tuple(sets or ()), given={"model": model, **sources},
                               alert=from_alert, at=at, start_at=start_at, dry_run=dry_run)
     interactive = _interactive(no_input, s)
@@ -180,15 +177,15 @@ def walk(
     on screen; a skipped step runs nothing. With --no-input (or no terminal) every check runs and the whole report
     is printed. The state is saved after every step (`mlobs runbook resume`). Mitigations are printed with their
     command and undo; an executable one runs only after a dry run and typing the deployment's name. --at replays
-    an incident that is over. Exit 1 when the runbook concludes there is an active problem, 3 when a backend was
-    unreachable and nothing could be concluded, 130 on Ctrl-C.
+    an incident that is over. Exit 1 when the runbook concludes there is an active problem, else 3 when a backend
+    was unreachable, a step had no data or the walk was quit before its end; 130 on Ctrl-C.
 
     Example:
 
         mlobs runbook walk latency --model resnet50 --no-input --report incident.md
     """
-    s = _walk_settings(ctx, output, config, debug, prometheus, context, insecure)
-    _walk(ctx, name, model=model, sets=set_, from_alert=from_alert, at=at, no_input=no_input, start_at=start_at,
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
+    _walk(name, model=model, sets=set_, from_alert=from_alert, at=at, no_input=no_input, start_at=start_at,
           report=report, record=record, dry_run=dry_run, s=s, sources=_sources(source, nvml, reference, current),
           exit_zero=exit_zero)
 
@@ -226,8 +223,8 @@ def latency(
 
         mlobs runbook latency --no-input --at 2026-11-26T03:00:00Z --prometheus http://localhost:9090
     """
-    s = _walk_settings(ctx, output, config, debug, prometheus, context, insecure)
-    _walk(ctx, "latency", model=model, sets=set_, from_alert=from_alert, at=at, no_input=no_input,
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
+    _walk("latency", model=model, sets=set_, from_alert=from_alert, at=at, no_input=no_input,
           start_at=start_at, report=report, record=record, dry_run=dry_run, s=s,
           sources=_sources(source, nvml, reference, current), exit_zero=exit_zero)
 
@@ -256,9 +253,10 @@ def resume(
 
         mlobs runbook resume --prometheus http://localhost:9090
     """
-    s = _walk_settings(ctx, output, config, debug, prometheus, context, insecure)
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
     from mlobs_cli.runbook import service
 
+    service.refuse_existing(report, "--report")
     _, factory = _prometheus(s, None)
     _drive(service.resume(walk_id, s, factory), _interactive(no_input, s), s, report, None, None, None, exit_zero)
 

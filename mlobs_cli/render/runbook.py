@@ -340,7 +340,11 @@ def report_markdown(result: WalkResult) -> str:
 
 def write_report(result: WalkResult, path: Path) -> None:
     try:
-        path.write_text(report_markdown(result), encoding="utf-8")
+        # "x": never over a file that appeared since the walk began (refuse_existing checked before it)
+        with path.open("x", encoding="utf-8") as f:
+            f.write(report_markdown(result))
+    except FileExistsError:
+        raise InputError(f"--report {path}: the file exists; not overwritten") from None
     except OSError as e:
         raise InputError(f"--report {path}: cannot write: {e}") from e
     stderr_console().print(f"wrote {path}", markup=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,10 @@ from mlobs_cli.runbook.expr import PURE_FUNCTIONS, ExprError
 from mlobs_cli.runbook.model import Check, Runbook, Step
 from mlobs_cli.runbook.result import DONE, Cause, EscalationState, Plan, StepFinding, StepOutcome
 from mlobs_cli.timeparse import isoformat
+
+# what a model taken from the evidence must look like when the runbook's `model` input sets no pattern
+MODEL_PATTERN = r"[A-Za-z0-9_.:-]*"
+UNSPLITTABLE = re.compile(r"[\s'\"\\]")
 
 
 class Scope:
@@ -250,12 +255,23 @@ def plan_mitigations(runbook: Runbook, causes: tuple[Cause, ...], scope: Scope) 
             if fit is None or (mitigation.id, cause.model) in best:
                 continue
             names: dict[str, Any] = {**scope.variables, "model": cause.model}
+            unresolved: list[str] = []
+            # the model comes from a label of the evidence, not from the command line: it goes into commands too,
+            # so it must pass the pattern of the `model` input, or the plan is shown but never offered to run
+            spec = runbook.inputs.get("model")
+            pattern = spec.pattern if spec is not None and spec.pattern else MODEL_PATTERN
+            if not re.fullmatch(pattern, cause.model):
+                unresolved.append(f"model {cause.model!r} does not match {pattern}")
             for name, expr in mitigation.variables:
                 try:
                     names[name] = expr(names, scope.functions)
                 except (ExprError, TypeError, ValueError):
                     names[name] = None
-            unresolved: list[str] = []
+            if mitigation.executable and mitigation.command is not None:
+                # an executable command is split like a shell would (never run by one): a value with a space or
+                # a quote would become other arguments than the runbook wrote, so such a plan is not runnable
+                unresolved += [f"{name}={names[name]!r} has a space or a quote" for name in sorted(
+                    mitigation.command.names) if isinstance(names.get(name), str) and UNSPLITTABLE.search(names[name])]
             texts: dict[str, str | None] = {}
             for key in ("command", "change", "undo", "target"):
                 template = getattr(mitigation, key)

@@ -128,7 +128,11 @@ def save(path: Path, result: WalkResult, recorder: Recorder, settings: Settings,
             "skip": [s.step for s in result.steps if s.state == "skipped"],
             "queries": recorder.queries, "expect": expectation(result)}
     try:
-        path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        # "x": never over a file that appeared since the walk began (refuse_existing checked before it)
+        with path.open("x", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    except FileExistsError:
+        raise InputError(f"--record {path}: the file exists; not overwritten") from None
     except OSError as e:
         raise InputError(f"--record {path}: cannot write: {e}") from e
 
@@ -151,12 +155,15 @@ def run_fixture(path: Path, settings: Settings) -> FixtureResult:
         raise InputError(f"fixture {path}: cannot read: {e}") from e
     if not isinstance(data, dict) or data.get("version") != FIXTURE_VERSION or "expect" not in data:
         raise InputError(f"fixture {path}: not a runbook fixture (version {FIXTURE_VERSION} with `expect`)")
-    runbook = service.find(data["runbook"], settings)
-    replayed = dataclasses.replace(settings, values={**settings.values, **data.get("settings", {})})
-    replay = Replay(data["queries"])
-    inputs = service.resolve_inputs(runbook, {k: str(v) for k, v in data.get("inputs", {}).items()})
-    walk = service.start(runbook, replayed, inputs, parse_time(data["at"], "at"), lambda: replay,
-                         mode="no_input", save=False)
+    try:
+        runbook = service.find(str(data["runbook"]), settings)
+        replayed = dataclasses.replace(settings, values={**settings.values, **data.get("settings", {})})
+        replay = Replay(data["queries"])
+        inputs = service.resolve_inputs(runbook, {k: str(v) for k, v in data.get("inputs", {}).items()})
+        at = parse_time(str(data["at"]), "at")
+    except (KeyError, TypeError, AttributeError) as e:  # a fixture edited by hand: one line, not a traceback
+        raise InputError(f"fixture {path}: malformed ({type(e).__name__}: {e})") from e
+    walk = service.start(runbook, replayed, inputs, at, lambda: replay, mode="no_input", save=False)
     if data.get("start_at"):
         walk.start_at(data["start_at"])
     got = expectation(walk.automatic(frozenset(data.get("skip", ()))))

@@ -25,7 +25,6 @@ from mlobs_cli.timeparse import parse_duration
 
 BUILTIN_VARIABLES = ("at",)  # the walk's time, Unix seconds
 DEFAULT_TIMEOUT = 20.0  # seconds, for a check whose step and runbook say nothing
-STATUSES = ("OK", "INFO", "WARN", "ALERT")  # INFO: an observation; it never makes a step worse than OK
 COMMON_CHECK_KEYS = frozenset({"id", "kind", "title", "labels", "format", "sort", "limit", "if", "optional",
                                "timeout"})
 PLACEHOLDERS = {"duration": "5m", "number": 1, "string": "x"}
@@ -270,6 +269,11 @@ class _Builder:
                 return
             if spec.default is not None and not pattern.fullmatch(str(spec.default)):
                 self.problem((*where, "default"), f"default {spec.default!r} does not match {spec.pattern}")
+        if spec.type == "number" and spec.default not in (None, ""):
+            try:
+                float(spec.default)
+            except ValueError:
+                self.problem((*where, "default"), f"default {spec.default!r} is not a number")
         if spec.type == "duration" and spec.default not in (None, ""):
             self._seconds((*where, "default"), str(spec.default))
 

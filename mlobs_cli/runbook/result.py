@@ -8,10 +8,9 @@ from typing import Any
 
 from mlobs_cli.errors import ExitCode, combine
 from mlobs_cli.results import BackendError, Finding
-from mlobs_cli.runbook.checks.base import ERROR, Evidence
+from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, Evidence
 
-# Verdicts of a step, from best to worst; UNKNOWN: a check had no data or its source was down (never OK).
-VERDICTS = ("OK", "WARN", "ALERT", "UNKNOWN")
+# A step's verdict is OK, WARN, ALERT, or UNKNOWN: a check had no data or its source was down (never OK).
 ACTIVE = ("WARN", "ALERT")  # a finding of these means an active problem: exit 1
 # States of a step in a walk
 DONE, SKIPPED, NOT_RUN = "done", "skipped", "not_run"
@@ -160,7 +159,15 @@ class WalkResult:
 
     @property
     def complete(self) -> bool:
-        return self.finished and not self.errors and all(s.state == "done" for s in self.steps)
+        return self.finished and not self.errors and not self.unconcluded and all(s.state == "done"
+                                                                                  for s in self.steps)
+
+    @property
+    def unconcluded(self) -> bool:
+        """A step is UNKNOWN because a check it needs had no data (not a step of questions only, or whose checks
+        did not apply): missing data never counts as OK."""
+        return any(s.verdict == "UNKNOWN" and any(e.state in (NO_DATA, ERROR) for e in s.evidence)
+                   for s in self.steps)
 
     @property
     def interrupted(self) -> bool:
@@ -176,8 +183,11 @@ class WalkResult:
         return [[s.step, s.state, s.verdict, len(s.findings), len(s.evidence)] for s in self.steps]
 
     def exit_code(self, exit_zero: bool = False) -> ExitCode:
-        """1 for an active problem (unless `exit_zero`), else 3 when a backend failed, else 0."""
-        return combine(has_findings=self.active and not exit_zero, has_backend_errors=bool(self.errors))
+        """1 for an active problem (unless `exit_zero`), else 3 when a backend failed, a step ran without a
+        conclusion (UNKNOWN: a check had no data, which never counts as OK) or the walk was quit, else 0."""
+        # a walk quit before its end (or whose stdin closed) concluded nothing: never 0, `resume` goes on
+        return combine(has_findings=self.active and not exit_zero,
+                       has_backend_errors=bool(self.errors) or self.unconcluded or not self.finished)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -154,6 +154,17 @@ def resolve_inputs(runbook: Runbook, given: Mapping[str, str], alert: Mapping[st
     return values
 
 
+def refuse_existing(path: Path | None, flag: str) -> None:
+    """Refuse, before a walk starts, to write `--report` / `--record` over a file the user already has.
+
+    Raises:
+        InputError: The file exists.
+    """
+    if path is not None and (path.exists() or path.is_symlink()):
+        raise InputError(f"{flag} {path}: the file exists; choose another name or remove it (mlobs never "
+                         "overwrites it)")
+
+
 def walk_time(at: str | None) -> datetime:
     return parse_time(at, "--at") if at else now()
 

@@ -53,6 +53,8 @@ class StateLog:
             InputError: No such walk, or none left to resume.
         """
         if walk_id:
+            if Path(walk_id).name != walk_id or walk_id.startswith("."):  # a walk id, never a path out of the dir
+                raise InputError(f"{walk_id!r} is not a walk id (see the files in {directory})")
             path = directory / f"{walk_id.removesuffix(SUFFIX)}{SUFFIX}"
             if not path.is_file():
                 raise InputError(f"no saved walk {walk_id!r} in {directory} (runbook.state_dir)")

@@ -17,7 +17,9 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from mlobs_cli.config import Settings, mask_secret
 from mlobs_cli.runbook import engine
@@ -84,7 +86,9 @@ class Walk:
         if log.events:
             self._replay()
         else:
-            log.append("start", runbook=self.runbook.name, file=self.runbook.path, inputs=dict(setup.inputs),
+            # the file's absolute path: `resume` may run from another directory than the walk did
+            log.append("start", runbook=self.runbook.name, file=str(Path(self.runbook.path).resolve()),
+                       inputs=_saved(setup.inputs),
                        at=isoformat(setup.at), mode=mode, dry_run=setup.dry_run)
 
     def close(self) -> None:
@@ -206,7 +210,8 @@ class Walk:
             return self.result(finished=False)
 
     def _offer_execution(self, ui: UI, result: WalkResult) -> None:
-        runnable = tuple(p for p in result.plans if p.executable and p.command and not p.unresolved)
+        # an empty target would be confirmed by pressing Enter: such a plan is printed, never offered
+        runnable = tuple(p for p in result.plans if p.executable and p.command and p.target and not p.unresolved)
         while runnable:
             plan = ui.choose(runnable)
             if plan is None:
@@ -218,7 +223,7 @@ class Walk:
             if self.setup.dry_run:
                 continue
             typed = ui.confirm(plan).strip()
-            if typed != plan.target:
+            if not typed or typed != plan.target:
                 self.log.append("declined", mitigation=plan.mitigation, model=plan.model, typed=typed)
                 continue
             returncode, output = execute(plan)
@@ -263,17 +268,42 @@ class Walk:
 
 
 def _shown(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Inputs as reports show them: a URL's password masked (the saved state keeps it, for `resume`)."""
-    return {k: mask_secret(v) if isinstance(v, str) and "://" in v else v for k, v in inputs.items()}
+    """Inputs as reports show them: a URL's user masked, its password (also `?password=`) left out."""
+    return {k: mask_secret(_without_password(v)) if isinstance(v, str) and "://" in v else v
+            for k, v in inputs.items()}
+
+
+def _saved(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as the state file keeps them: a URL without its password (in the user part or a `password=` query
+    parameter), so no secret is written to disk. A resumed walk that needs one reads it where `mlobs logs` does
+    (log.password / MLOBS_LOG_PASSWORD, PGPASSWORD, ~/.pgpass)."""
+    return {k: _without_password(v) if isinstance(v, str) and "://" in v else v for k, v in inputs.items()}
+
+
+def _without_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_secret(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.partition(':')[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if p.partition("=")[0].lower() != "password")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def execute(plan: Plan) -> tuple[int | None, str]:
     """Run a confirmed mitigation's command (no shell), within EXECUTE_TIMEOUT; (return code, output)."""
     assert plan.command is not None
     try:
-        done = subprocess.run(shlex.split(plan.command), capture_output=True, text=True, timeout=EXECUTE_TIMEOUT,
+        argv = shlex.split(plan.command)
+    except ValueError as e:  # an unbalanced quote in the runbook's command
+        return None, f"cannot split the command into arguments: {e}"
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=EXECUTE_TIMEOUT,
                               check=False)
-    except FileNotFoundError as e:
+    except OSError as e:  # not found, not executable...: the walk's report says so, it does not crash
         return None, f"cannot run: {e}"
     except subprocess.TimeoutExpired:
         return None, f"stopped after {EXECUTE_TIMEOUT:g} s"

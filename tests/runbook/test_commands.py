@@ -62,3 +62,14 @@ def test_from_alert_must_be_an_alert(cli, walk_config, tmp_path):
     path.write_text('{"status": "firing"}', encoding="utf-8")
     result = cli("runbook", "latency", "--no-input", "--from-alert", path, "--config", walk_config)
     assert result.exit_code == 2 and "expected an Alertmanager alert" in result.stderr
+
+
+def test_report_and_record_never_overwrite_a_file(cli, walk_config, tmp_path):
+    for flag in ("--report", "--record"):
+        kept = tmp_path / f"kept{flag}"
+        kept.write_text("the engineer's notes\n", encoding="utf-8")
+        result = cli("runbook", "latency", "--no-input", flag, kept, "--prometheus", "http://127.0.0.1:9",
+                     "--config", walk_config)
+        assert result.exit_code == 2 and "the file exists" in result.stderr
+        assert kept.read_text(encoding="utf-8") == "the engineer's notes\n"
+    assert not (tmp_path / "walks").exists() or not list((tmp_path / "walks").iterdir())  # refused before the walk

@@ -85,3 +85,62 @@ def test_a_line_cut_by_a_crash_is_ignored_on_resume(tmp_path):
     assert [e["event"] for e in reopened.events] == ["start", "skip"]
     assert oct(log.path.stat().st_mode & 0o777) == "0o600"
     assert json.loads(log.path.read_text(encoding="utf-8").splitlines()[0])["event"] == "start"
+
+
+def test_a_model_label_that_fails_the_input_pattern_is_never_runnable(latency):
+    """The model of a cause comes from a label of the evidence and goes into commands: validated like --model."""
+    causes = engine.rank_causes(latency, (finding("scope", 0.6, "bad_deploy", model="m --all-namespaces"),))
+    rollback = next(p for p in engine.plan_mitigations(latency, causes, scope_of(latency))
+                    if p.mitigation == "rollback")
+    assert rollback.unresolved and "does not match" in rollback.unresolved[0]
+
+
+def test_an_unknown_step_is_not_a_clean_exit(latency):
+    """A walk whose steps had no data concludes nothing: exit 3, never 0."""
+    from mlobs_cli.errors import ExitCode
+    from mlobs_cli.runbook.result import DONE, StepOutcome, WalkResult
+
+    def result(verdict):
+        step = StepOutcome("symptoms", "Symptoms", DONE, verdict, (Evidence("p99", "promql", NO_DATA),))
+        return WalkResult("latency", "t", None, "x", {}, (step,), ("symptoms",), (), (), None, (), True)
+
+    assert result("UNKNOWN").exit_code() == ExitCode.BACKEND and result("UNKNOWN").complete is False
+    assert result("OK").exit_code() == ExitCode.OK
+
+
+def test_the_state_file_keeps_no_password(latency, tmp_path):
+    from mlobs_cli.runbook import service
+
+    settings = resolve({"runbook.state_dir": str(tmp_path)}, env={})
+    inputs = {name: i.default for name, i in latency.inputs.items()}
+    inputs["log_source"] = "postgresql://mlobs:pw-in-url@db/serving?password=pw-in-query&sslmode=require"
+    walk = service.start(latency, settings, inputs, AT, lambda: pytest.fail("no query"), mode="no_input")
+    text = walk.log.path.read_text(encoding="utf-8")
+    assert "pw-in-" not in text and "postgresql://mlobs@db/serving?sslmode=require" in text
+    shown = walk.result(finished=False).inputs["log_source"]
+    assert "pw-in-" not in shown and "sslmode=require" in shown
+
+
+def test_an_empty_target_is_never_offered_to_run(latency):
+    """Pressing Enter would "type" an empty deployment name: such a plan is printed, never executable."""
+    from mlobs_cli.runbook.result import Plan, WalkResult
+    from mlobs_cli.runbook.walk import Setup, Walk
+
+    class UI:
+        def choose(self, plans):
+            pytest.fail(f"offered {plans}")
+
+    walk = Walk(Setup(latency, resolve({}, env={}), {}, AT, lambda: pytest.fail("no query")),
+                StateLog(None, None), "interactive")
+    plan = Plan("rollback", "Roll back", "bad_deploy", "", 0.6, "kubectl rollout undo deployment/", None, None,
+                True, "")
+    walk._offer_execution(UI(), WalkResult("latency", "t", None, "x", {}, (), (), (), (plan,), None, (), True))
+
+
+def test_a_value_with_a_space_never_makes_an_executable_command(latency):
+    """Commands are split into arguments without a shell: a value with a space would add arguments."""
+    causes = engine.rank_causes(latency, (finding("scope", 0.6, "bad_deploy"),))
+    scope = scope_of(latency)
+    scope.variables["namespace"] = "ml-serving --all"
+    rollback = next(p for p in engine.plan_mitigations(latency, causes, scope) if p.mitigation == "rollback")
+    assert rollback.unresolved == ("namespace='ml-serving --all' has a space or a quote",)
