@@ -10,8 +10,20 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import catalogue, render
-from mlobs_cli.commands.metrics import ContextOpt, InsecureOpt, PrometheusOpt, finish, moment, prometheus_settings
-from mlobs_cli.commands.options import LINT_FORMATS, ConfigOpt, DebugOpt, LintOutputOpt, OutputOpt, settings
+from mlobs_cli.commands.options import (
+    LINT_FORMATS,
+    ConfigOpt,
+    ContextOpt,
+    DebugOpt,
+    InsecureOpt,
+    LintOutputOpt,
+    OutputOpt,
+    PrometheusOpt,
+    finish,
+    moment,
+    prometheus_settings,
+    settings,
+)
 from mlobs_cli.errors import InputError
 
 app = typer.Typer(help="Lint alert rules; convert the seed's alert shorthand.",

@@ -7,17 +7,19 @@ from typing import Annotated
 
 import typer
 
-from mlobs_cli.commands.metrics import (
+from mlobs_cli.commands.options import (
     AtOpt,
+    ConfigOpt,
     ContextOpt,
+    DebugOpt,
     InsecureOpt,
+    OutputOpt,
     PrometheusOpt,
     WindowOpt,
     finish,
     moment,
     prometheus_settings,
 )
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt
 from mlobs_cli.errors import ExitCode
 from mlobs_cli.timeparse import parse_duration
 

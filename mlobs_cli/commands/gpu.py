@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import render
-from mlobs_cli.commands.metrics import ContextOpt, InsecureOpt, prometheus_settings
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings, split_list
+from mlobs_cli.commands.options import (
+    ConfigOpt,
+    ContextOpt,
+    DebugOpt,
+    InsecureOpt,
+    OutputOpt,
+    prometheus_settings,
+    settings,
+    split_list,
+)
 from mlobs_cli.errors import ExitCode, InputError
 
 app = typer.Typer(no_args_is_help=True, help="GPU health through NVML, on one node or across the fleet (dcgm-exporter).")

@@ -1,56 +1,29 @@
-"""`mlobs metrics`: Prometheus queries and the per-model summary of the metrics catalogue.
-
-Also the options every command that reads Prometheus takes (`--prometheus`, `--context`, `--insecure`, `--at`),
-and the last step they share: warnings to stderr, the result through render.emit, the exit code.
-"""
+"""`mlobs metrics`: Prometheus queries and the per-model summary of the metrics catalogue."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mlobs_cli import render
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings
-from mlobs_cli.config import Settings
+from mlobs_cli.commands.options import (
+    AtOpt,
+    ConfigOpt,
+    ContextOpt,
+    DebugOpt,
+    InsecureOpt,
+    OutputOpt,
+    PrometheusOpt,
+    WindowOpt,
+    finish,
+    moment,
+    prometheus_settings,
+)
 from mlobs_cli.errors import InputError
-from mlobs_cli.timeparse import TIME_HELP, parse_duration, parse_time
+from mlobs_cli.timeparse import parse_duration, parse_time
 
 app = typer.Typer(no_args_is_help=True, help="Prometheus queries and the per-model summary of the metrics catalogue.")
-
-PrometheusOpt = Annotated[str | None, typer.Option(
-    "--prometheus", metavar="URL", help="Prometheus, Thanos, Mimir or VictoriaMetrics base URL; a token goes in "
-    "MLOBS_PROMETHEUS_TOKEN or the config file, never here [env: MLOBS_PROMETHEUS_URL]", show_default=False)]
-ContextOpt = Annotated[str | None, typer.Option(
-    "--context", metavar="NAME", help="A named endpoint from `contexts:` in the config file, like kubectl's "
-    "[env: MLOBS_CONTEXT]", show_default=False)]
-InsecureOpt = Annotated[bool, typer.Option(
-    "--insecure", help="Do not verify the server's TLS certificate [env: MLOBS_PROMETHEUS_INSECURE]")]
-AtOpt = Annotated[str | None, typer.Option(
-    "--at", metavar="TIME", help=f"The moment shown: {TIME_HELP} [default: now]", show_default=False)]
-WindowOpt = Annotated[str, typer.Option(
-    "--window", metavar="DURATION", help="Range of every rate and quantile, like 5m")]
-
-
-def prometheus_settings(ctx: typer.Context, output: Any, config: str | None, debug: bool, prometheus: str | None,
-                        context: str | None, insecure: bool, **flags: Any) -> Settings:
-    """Settings of a command that reads Prometheus: the shared options, then the command's own `flags`."""
-    return settings(ctx, output=output, config=config, debug=debug, **{
-        "prometheus.url": prometheus, "context": context, "prometheus.insecure": insecure or None, **flags})
-
-
-def moment(at: str | None) -> datetime:
-    """--at as a time (now when not given): one reading of the clock for every query of the view."""
-    return parse_time(at or "now", "--at")
-
-
-def finish(result: Any, s: Settings) -> None:
-    """Warnings of the server to stderr, the result to stdout, then exit with the result's code."""
-    for warning in result.warnings:
-        render.warn(f"{getattr(result, 'source', 'prometheus')}: {warning}")  # `alerts firing` may ask Alertmanager
-    render.emit(result, s.output)
-    raise typer.Exit(int(result.exit_code()))
 
 
 @app.command()

@@ -9,8 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from mlobs_cli import render
-from mlobs_cli.commands.metrics import ContextOpt, InsecureOpt, PrometheusOpt, prometheus_settings
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings
+from mlobs_cli.commands.options import (
+    ConfigOpt,
+    ContextOpt,
+    DebugOpt,
+    InsecureOpt,
+    OutputOpt,
+    PrometheusOpt,
+    prometheus_settings,
+    settings,
+)
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import ExitCode
 from mlobs_cli.timeparse import TIME_HELP
