@@ -61,7 +61,7 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
             tag = self._tags[key] = super().resolve(kind, value, implicit)
         return tag
 
-    def descend_resolver(self, current_node: object, current_index: object) -> None:
+    def descend_resolver(self, _node: object, _index: object) -> None:
         pass
 
     def ascend_resolver(self) -> None:
