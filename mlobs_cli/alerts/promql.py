@@ -124,6 +124,12 @@ def walk(node: Any) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
     return result
 
 
+def nodes(expr: str) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
+    """walk() of a rule's whole expression; nothing when it is empty or does not parse (promql/syntax says so)."""
+    ast = parse(expr) if expr else None
+    return walk(ast) if ast is not None else ()
+
+
 def strip_parens(node: Any) -> Any:
     while isinstance(node, pp.ParenExpr):
         node = node.expr

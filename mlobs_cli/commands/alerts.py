@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mlobs_cli import catalogue, render
+from mlobs_cli import render
 from mlobs_cli.commands.options import (
     LINT_FORMATS,
     ConfigOpt,
@@ -79,7 +79,8 @@ def validate(
     """
     s = settings(ctx, output=output, config=config, debug=debug, formats=LINT_FORMATS,
                  **{"prometheus.url": prometheus, "prometheus.insecure": insecure or None})
-    from mlobs_cli.alerts import base, online  # the checks load only when a lint runs
+    from mlobs_cli import catalogue
+    from mlobs_cli.alerts import base, online  # the catalogue and the checks load only when a lint runs
     from mlobs_cli.alerts import validate as lint
 
     cat = catalogue.merged(catalogue.load(), catalogue.load_file(catalog)) if catalog else catalogue.load()

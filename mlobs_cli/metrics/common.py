@@ -13,7 +13,7 @@ from typing import Any
 
 from mlobs_cli import catalogue
 from mlobs_cli.backends.prometheus import PrometheusClient, QueryFailed, Sample, Series
-from mlobs_cli.errors import BackendUnavailable
+from mlobs_cli.errors import BackendUnavailable, ExitCode, combine
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat
 
@@ -74,6 +74,21 @@ def selector(model: str | None) -> str:
 
 def at_times(at: datetime) -> dict[str, datetime]:
     return {"now": at, "previous": at - COMPARE_OFFSET}
+
+
+class View:
+    """What every Prometheus view result shares: it judges nothing (exit 0), and it is complete, else exit 3, as
+    long as no query failed (`errors`, a field of each result)."""
+
+    __slots__ = ()
+    errors: tuple[BackendError, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+    def exit_code(self) -> ExitCode:
+        return combine(has_findings=False, has_backend_errors=bool(self.errors))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,7 @@ from functools import partial
 from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
-from mlobs_cli.errors import ExitCode, combine
-from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, number, query_each, series_points
+from mlobs_cli.metrics.common import Cell, View, ask, at_times, by_labels, level, number, query_each, series_points
 from mlobs_cli.metrics.query import choose_step
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, parse_duration, prometheus_duration
@@ -85,7 +84,7 @@ class PanelData:
 
 
 @dataclass(frozen=True, slots=True)
-class Dashboard:
+class Dashboard(View):
     at: datetime
     window: timedelta
     panels: tuple[PanelData, ...]
@@ -94,10 +93,6 @@ class Dashboard:
     findings: tuple = ()
     columns: tuple[str, ...] = field(default=("panel", "item", "value", "change"), init=False)
 
-    @property
-    def complete(self) -> bool:
-        return not self.errors
-
     def rows(self) -> list[list[Any]]:
         """The panels flattened for CSV and Markdown: one row a number a person would read off the dashboard."""
         return [[p.panel.title, item, value, change] for p in self.panels for item, value, change in _items(p)]
@@ -105,9 +100,6 @@ class Dashboard:
     def to_dict(self) -> dict[str, Any]:
         return {"time": isoformat(self.at), "window_seconds": self.window.total_seconds(),
                 "panels": [p.to_dict() for p in self.panels], "warnings": list(self.warnings)}
-
-    def exit_code(self) -> ExitCode:
-        return combine(has_findings=False, has_backend_errors=bool(self.errors))
 
 
 def _items(p: PanelData) -> list[tuple[str, Any, Any]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mlobs_cli.config import Settings
-from mlobs_cli.errors import ExitCode, combine
+from mlobs_cli.metrics.common import View
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, parse_time
 
@@ -64,7 +64,7 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
-class FiringAlerts:
+class FiringAlerts(View):
     source: str  # prometheus | alertmanager
     now: datetime
     alerts: tuple[Alert, ...]
@@ -73,10 +73,6 @@ class FiringAlerts:
     findings: tuple = ()
     columns: tuple[str, ...] = ("since", "age_seconds", "state", "severity", "name", "response_time",
                                 "notification", "escalation", "labels", "summary")
-
-    @property
-    def complete(self) -> bool:
-        return not self.errors
 
     def rows(self) -> list[list[Any]]:
         rows = []
@@ -89,9 +85,6 @@ class FiringAlerts:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "time": isoformat(self.now), "alerts": [a.to_dict(self.now) for a in self.alerts],
                 "warnings": list(self.warnings)}
-
-    def exit_code(self) -> ExitCode:
-        return combine(has_findings=False, has_backend_errors=bool(self.errors))
 
 
 def _extra_labels(alert: Alert) -> dict[str, str]:

@@ -9,8 +9,8 @@ from functools import partial
 from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
-from mlobs_cli.errors import ExitCode, InputError, combine
-from mlobs_cli.metrics.common import ask, number, series_points, utc
+from mlobs_cli.errors import InputError
+from mlobs_cli.metrics.common import View, ask, number, series_points, utc
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat
 
@@ -51,7 +51,7 @@ def _label_columns(label_sets: list[dict[str, str]]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class InstantResult:
+class InstantResult(View):
     """The instant vector of one query at one moment."""
 
     query: str
@@ -60,10 +60,6 @@ class InstantResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[BackendError, ...] = ()
     findings: tuple = ()
-
-    @property
-    def complete(self) -> bool:
-        return not self.errors
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -84,12 +80,9 @@ class InstantResult:
                            for s in self.samples],
                 "warnings": list(self.warnings)}
 
-    def exit_code(self) -> ExitCode:
-        return combine(has_findings=False, has_backend_errors=bool(self.errors))
-
 
 @dataclass(frozen=True, slots=True)
-class RangeResult:
+class RangeResult(View):
     """Every series of one query from start to end, every `step` seconds."""
 
     query: str
@@ -101,10 +94,6 @@ class RangeResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[BackendError, ...] = ()
     findings: tuple = ()
-
-    @property
-    def complete(self) -> bool:
-        return not self.errors
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -124,9 +113,6 @@ class RangeResult:
         return {"query": self.query, "start": isoformat(self.start), "end": isoformat(self.end), "step": self.step,
                 "result_type": "matrix", "note": self.note, "warnings": list(self.warnings),
                 "result": [{"labels": s.labels, "points": series_points(s)} for s in self.series]}
-
-    def exit_code(self) -> ExitCode:
-        return combine(has_findings=False, has_backend_errors=bool(self.errors))
 
 
 def instant(client: PrometheusClient, promql: str, at: datetime | None) -> InstantResult:

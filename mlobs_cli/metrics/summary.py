@@ -14,8 +14,7 @@ from functools import partial
 from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient
-from mlobs_cli.errors import ExitCode, combine
-from mlobs_cli.metrics.common import Cell, ask, at_times, by_labels, level, query_each, selector
+from mlobs_cli.metrics.common import Cell, View, ask, at_times, by_labels, level, query_each, selector
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, prometheus_duration
 
@@ -96,7 +95,7 @@ class ModelRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(View):
     at: datetime
     previous_at: datetime
     window: timedelta
@@ -107,10 +106,6 @@ class Summary:
     warnings: tuple[str, ...] = ()
     errors: tuple[BackendError, ...] = ()
     findings: tuple = ()
-
-    @property
-    def complete(self) -> bool:
-        return not self.errors
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -125,9 +120,6 @@ class Summary:
                 "window_seconds": self.window.total_seconds(), "model": self.model,
                 "models": [r.to_dict() for r in self.models],
                 "units": {c.key: c.unit for c in COLUMNS}, "queries": self.queries, "warnings": list(self.warnings)}
-
-    def exit_code(self) -> ExitCode:
-        return combine(has_findings=False, has_backend_errors=bool(self.errors))
 
 
 def summarize(client: PrometheusClient, at: datetime, window: timedelta, model: str | None = None,

@@ -13,6 +13,7 @@ from scenario import SHORT, Scenario
 from mlobs_cli.metrics.common import LEVEL_RANK
 from mlobs_cli.metrics.summary import COLUMNS, LOAD_WINDOW
 from mlobs_cli.timeparse import isoformat
+from tests.conftest import backfilled_prometheus
 
 W = 300.0
 
@@ -146,15 +147,12 @@ def test_a_narrow_terminal_drops_the_least_needed_columns_and_says_so(cli, scena
     assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 100
 
 
-def test_a_model_with_only_per_model_series_gets_a_row_without_version(cli, fake_server):
+def test_a_model_with_only_per_model_series_gets_a_row_without_version(cli, tmp_path):
     """A queue gauge with no inference series yet (a model being rolled out): one row, version none."""
-    from metrics_fakes import ok
-
-    def answer(path: str) -> tuple[int, str]:
-        sample = {"metric": {"mlobs_query": "queue_depth", "model": "new-model"}, "value": [1795690000, "3"]}
-        return ok({"resultType": "vector", "result": [sample]})
-
-    report = cli.json("metrics", "summary", "--prometheus", fake_server(answer), "--at", 1795690000, expect=0)
+    at = 1795690000
+    samples = "".join(f'request_queue_depth{{model="new-model"}} 3 {at - n * 15}\n' for n in range(40, -1, -1))
+    with backfilled_prometheus(tmp_path, samples + "# EOF\n") as url:
+        report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
     (row,) = report["models"]
     assert (row["model"], row["version"], row["queue_depth"]["value"]) == ("new-model", None, 3)
     assert row["requests_per_second"]["value"] is None

@@ -76,10 +76,7 @@ class PromqlCounter(Check):
     SEVERITY = Severity.ERROR
 
     def check_rule(self, rule: Rule, ctx: Context) -> Iterable[Problem]:
-        ast = promql.parse(rule.expr) if rule.expr else None
-        if ast is None:
-            return
-        for node, parents in promql.walk(ast):
+        for node, parents in promql.nodes(rule.expr):
             if isinstance(node, pp.VectorSelector) and not (parents and isinstance(parents[-1], pp.MatrixSelector)):
                 name = promql.selector_name(node)
                 if name and series_type(name, ctx.catalogue) == "counter":

@@ -88,10 +88,7 @@ class PromqlHistogram(Check):
     SEVERITY = Severity.ERROR
 
     def check_rule(self, rule: Rule, ctx: Context) -> Iterable[Problem]:
-        ast = promql.parse(rule.expr) if rule.expr else None
-        if ast is None:
-            return
-        for node, _ in promql.walk(ast):
+        for node, _ in promql.nodes(rule.expr):
             if isinstance(node, pp.Call) and node.func.name == "histogram_quantile" and len(node.args) == 2:
                 for message in quantile_problems(node.args[1], ctx.catalogue):
                     yield self.problem(message, rule.expr_line, rule.name)

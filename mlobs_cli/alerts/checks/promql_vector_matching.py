@@ -40,10 +40,7 @@ class PromqlVectorMatching(Check):
     SEVERITY = Severity.ERROR
 
     def check_rule(self, rule: Rule, ctx: Context) -> Iterable[Problem]:
-        ast = promql.parse(rule.expr) if rule.expr else None
-        if ast is None:
-            return
-        for node, _ in promql.walk(ast):
+        for node, _ in promql.nodes(rule.expr):
             if not isinstance(node, pp.BinaryExpr) or promql.op_name(node) == "or":
                 continue
             kind, labels = promql.matching(node)
