@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit, urlunsplit
 
 from mlobs_cli.drift.thresholds import DriftConfig
 from mlobs_cli.errors import ConfigError
@@ -135,18 +136,36 @@ class Settings:
         return mask_secret(str(value)) if KEYS[name].secret else str(value)
 
 
+# Query-string parameters that carry a credential (`?token=`, `?access_token=`, `?api_key=`, `?password=`,
+# `X-Amz-Signature`): a proxy or a hosted Prometheus may take one there instead of a header.
+SECRET_PARAM = re.compile(r"token|pass|secret|key|auth|sig|cred", re.IGNORECASE)
+
+
+def secret_params(query: str) -> list[str]:
+    """The values of the credential-carrying parameters of a URL's query string, decoded."""
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if v and SECRET_PARAM.search(k)]
+
+
 def mask_secret(url: str) -> str:
-    """Hide the password (and any token-like user) of a URL; other strings are masked whole."""
+    """Hide the user and password of a URL and the values of its credential parameters (SECRET_PARAM); other
+    strings are masked whole."""
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. "http://[::1": not a URL, so no part of it is known to be safe
         return "****"
     if not parts.scheme or not parts.netloc:
         return "****"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"****@{host}"))
+    if "@" not in parts.netloc and "@" in url:
+        # a password with an unencoded / ? or # ends the host early (`http://bob:12/x@host`): the "host:port"
+        # is the user and the password's start
+        return "****"
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="****@" + parts.netloc.rsplit("@", 1)[1])
+    if secret_params(parts.query):  # each other parameter kept as written
+        fields = [f.partition("=") for f in parts.query.split("&")]
+        parts = parts._replace(query="&".join(k + "=****" if v and SECRET_PARAM.search(unquote_plus(k))
+                                              else k + eq + v for k, eq, v in fields))
+    return urlunsplit(parts)
 
 
 CONTEXT_KEYS = {"url": "prometheus.url", "token": "prometheus.token", "username": "prometheus.username",

@@ -4,6 +4,7 @@
 - A time is RFC 3339 (`2026-11-26T03:00:00Z`, an offset, or a date alone meaning midnight UTC), a Unix timestamp
   in seconds (`1764126000`, `1764126000.5`), `now`, or a duration before now (`2h` or `-2h`: two hours ago).
 - A window `FROM..TO` is two times; the window includes FROM and excludes TO.
+- Every time lies from 1970-01-02 to 9999-01-01 UTC (EARLIEST, LATEST); anything else is an InputError.
 
 Every time is returned as an aware datetime in UTC: a time without an offset is UTC, never the local zone, so the
 same command gives the same answer on a laptop in Berlin and a server in Virginia.
@@ -23,6 +24,11 @@ _UNIX = re.compile(r"\d{9,11}(?:\.\d+)?")  # 1973..5138 in seconds; 13 digits wo
 _UNIX_MS = re.compile(r"\d{12,14}(?:\.\d+)?")
 DURATION_HELP = "like 30m, 1h or 7d"
 TIME_HELP = "RFC 3339, Unix seconds, `now`, or a duration before now like 2h"
+# Prometheus holds nothing before the epoch, and a view looks back up to a day before the time given (the
+# dashboard's 24 h sparkline), so every time sent to a server is at or after 1970-01-01; the upper bound keeps
+# datetime arithmetic clear of year 9999, where Python's datetime ends.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def now() -> datetime:
@@ -35,13 +41,22 @@ def parse_duration(text: str, option: str) -> timedelta:
     Raises:
         InputError: Not such a duration, or zero. `option` names where it came from (`--window`).
     """
-    m = _DURATION.fullmatch(text.strip())
-    if not text.strip() or m is None:
+    seconds = _seconds(text)
+    if seconds is None:
         raise InputError(f"{option} {text!r}: expected a duration {DURATION_HELP} (units y w d h m s ms)")
-    seconds = sum(int(n) * unit for n, unit in zip(m.groups(), _UNIT_SECONDS) if n)
     if seconds <= 0:
         raise InputError(f"{option} {text!r}: the duration must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise InputError(f"{option} {text!r}: the duration is too long") from None
+
+
+def _seconds(text: str) -> float | None:
+    m = _DURATION.fullmatch(text.strip())
+    if not text.strip() or m is None:
+        return None
+    return sum(int(n) * unit for n, unit in zip(m.groups(), _UNIT_SECONDS) if n)
 
 
 def prometheus_duration(delta: timedelta) -> str:
@@ -58,13 +73,23 @@ def prometheus_duration(delta: timedelta) -> str:
 
 
 def parse_time(text: str, option: str, *, reference: datetime | None = None) -> datetime:
-    """A point in time, in UTC. Relative times count back from `reference` (default: now).
+    """A point in time, in UTC, from EARLIEST to LATEST. Relative times count back from `reference` (default: now).
 
     Raises:
-        InputError: Not a time mlobs reads; a 13-digit number is named as milliseconds.
+        InputError: Not a time mlobs reads, or out of that range; a 13-digit number is named as milliseconds.
     """
+    try:
+        moment = _time(text, option, reference or now())
+    except OverflowError:  # a relative time or an offset past year 1 or 9999
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise InputError(f"{option} {text!r}: out of range; give a time from {isoformat(EARLIEST)} to "
+                         f"{isoformat(LATEST)}")
+    return moment
+
+
+def _time(text: str, option: str, base: datetime) -> datetime:
     value = text.strip()
-    base = reference or now()
     if value.lower() == "now":
         return base
     if _UNIX.fullmatch(value):
@@ -72,8 +97,10 @@ def parse_time(text: str, option: str, *, reference: datetime | None = None) -> 
     if _UNIX_MS.fullmatch(value):
         raise InputError(f"{option} {text!r}: looks like milliseconds; give Unix time in seconds")
     relative = value.removeprefix("-")
-    if relative and relative[0].isdigit() and _DURATION.fullmatch(relative):
-        return base - parse_duration(relative, option)
+    if relative and relative[0].isdigit() and (seconds := _seconds(relative)) is not None:
+        if seconds <= 0:
+            raise InputError(f"{option} {text!r}: a time before now must be longer than zero")
+        return base - timedelta(seconds=seconds)
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:

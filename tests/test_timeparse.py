@@ -62,6 +62,38 @@ def test_bad_times_name_the_option(text: str) -> None:
         parse_time(text, "--at", reference=REF)
 
 
+@pytest.mark.parametrize("text", [
+    pytest.param("0001-01-01", id="year 1: a day before it overflows"),
+    pytest.param("0001-01-01T00:30:00Z", id="half an hour into year 1"),
+    pytest.param("1969-12-31T23:59:59Z", id="before the epoch"),
+    pytest.param("1970-01-01T12:00:00Z", id="less than a day after the epoch: the dashboard looks back 24 h"),
+    pytest.param("9999-12-31", id="after 9999-01-01"),
+    pytest.param("9999-12-31T23:00:00-02:00", id="an offset past year 9999"),
+    pytest.param("5000y", id="relative, before year 1"),
+    pytest.param("10000y", id="relative, past what timedelta holds"),
+    pytest.param("99999999999y", id="a duration past what timedelta holds"),
+])
+def test_times_out_of_range_are_refused(text: str) -> None:
+    with pytest.raises(InputError, match=rf"--at '{text}': out of range"):
+        parse_time(text, "--at", reference=REF)
+
+
+def test_the_range_ends_are_times() -> None:
+    assert parse_time("1970-01-02", "--at") == datetime(1970, 1, 2, tzinfo=UTC)
+    assert parse_time("9999-01-01", "--at") == datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["-0s", "0s", "0h0m"])
+def test_a_zero_relative_time_shows_what_was_typed(text: str) -> None:
+    with pytest.raises(InputError, match=rf"^--at '{text}': "):
+        parse_time(text, "--at", reference=REF)
+
+
+def test_a_duration_too_long_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="too long"):
+        parse_duration("99999999999y", "--window")
+
+
 def test_windows() -> None:
     assert parse_window("14d..7d", "--baseline", reference=REF) == (REF - timedelta(days=14), REF - timedelta(days=7))
     assert parse_window("2026-11-01..2026-11-08", "--baseline") == (

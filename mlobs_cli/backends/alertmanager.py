@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from mlobs_cli.backends.prometheus import PrometheusClient
+from mlobs_cli.backends.prometheus import PrometheusClient, checked_alerts
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import BackendUnavailable, ConfigError
 
@@ -46,10 +46,11 @@ class AlertmanagerClient(PrometheusClient):
         params = [("active", "true"), ("silenced", str(silenced).lower()), ("inhibited", str(inhibited).lower()),
                   ("unprocessed", "true")]
         body = self.get("/api/v2/alerts", params)
-        if not isinstance(body, list):
+        try:
+            return checked_alerts(body)
+        except TypeError:
             raise BackendUnavailable(f"alertmanager {self.shown} answered something that is not a list of alerts: "
-                                     "check the URL")
-        return body
+                                     "check the URL") from None
 
     def get(self, path: str, params: Iterable[tuple[str, str]]) -> Any:
         """GET `path` and return the decoded JSON answer.

@@ -3,14 +3,21 @@ and the secrets it keeps out of every message after."""
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Iterable
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
 
-from mlobs_cli.config import mask_secret
+from mlobs_cli.config import mask_secret, secret_params
 from mlobs_cli.errors import InputError
+
+# Why a URL does not parse, in our words: the parsers' messages quote the URL, and a password holding an unencoded
+# / ? or # ends the host early, so that they quote the password's start as a port ("Port could not be cast to
+# integer value as 'abc'").
+ENCODE_PASSWORD = "a / ? # or @ in a password must be percent-encoded (%2F %3F %23 %40)"
+URL_FORM = "expected http://HOST:PORT or https://HOST:PORT, with a port of 0-65535 and an IPv6 address in [brackets]"
 
 
 def parse_url(url: str, what: str) -> SplitResult:
@@ -24,12 +31,28 @@ def parse_url(url: str, what: str) -> SplitResult:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number in 0-65535 raises only when it is read
         httpx.URL(url)  # what httpx itself would refuse only when sending, outside the errors a backend reports
-    except (ValueError, httpx.InvalidURL) as e:
-        # mask_secret cannot split every such URL either: show only the reason, never the URL
-        raise InputError(f"{what} URL is not valid: {e}") from None
+    except (ValueError, httpx.InvalidURL):
+        raise InputError(f"{what} URL is not valid: {_why_invalid(url)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{what} URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
+    if "@" in url and "@" not in parts.netloc:
+        # `http://bob:12/x@host` parses, as host `bob` and port 12: the request would go there
+        raise InputError(f"{what} URL is not valid: {ENCODE_PASSWORD}")
     return parts
+
+
+def _why_invalid(url: str) -> str:
+    """ENCODE_PASSWORD when what follows the last @ is a valid host[:port] (so the user:password is at fault),
+    otherwise URL_FORM."""
+    rest = url.partition("://")[2]
+    if "@" not in rest:
+        return URL_FORM
+    host = rest.rsplit("@", 1)[1].split("/", 1)[0]
+    try:
+        urlsplit(f"http://{host}").port  # noqa: B018 - read to raise
+    except ValueError:
+        return URL_FORM
+    return ENCODE_PASSWORD
 
 
 def tls(verify: bool | str) -> bool | ssl.SSLContext:
@@ -44,9 +67,24 @@ def tls(verify: bool | str) -> bool | ssl.SSLContext:
 
 
 def secrets(*values: str | None) -> tuple[str, ...]:
-    """The strings no message may show: each given secret, and a URL password also as httpx sends it, decoded."""
+    """The strings no message may show, longest first (so that none is left half-hidden by a shorter one inside
+    it): each given secret, and a URL password also as httpx sends it, decoded."""
     found = {v for v in values if v} | {unquote(v) for v in values if v}
-    return tuple(found)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def url_secrets(parts: SplitResult) -> tuple[str, ...]:
+    """What a URL carries that no message may show: its password, and the values of its credential parameters
+    (`?token=`, config.SECRET_PARAM)."""
+    return (*((parts.password,) if parts.password else ()), *secret_params(parts.query))
+
+
+def basic(username: str | None, password: str | None) -> str | None:
+    """`user:password` as the Basic Authorization header carries it (base64), which decodes to the password: a
+    server that echoes the request's headers in an error must not show it either."""
+    if not username:
+        return None
+    return base64.b64encode(f"{username}:{password or ''}".encode()).decode()
 
 
 def scrub(text: str, hidden: Iterable[str]) -> str:

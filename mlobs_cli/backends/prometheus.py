@@ -7,13 +7,18 @@ share, so a command never knows which of them it talks to. What it owns:
   settings (environment or config file), never from a flag; neither is ever part of an error message;
 - TLS verified by default, against a CA bundle of one's own (`prometheus.ca_file`) or not at all (`--insecure`);
 - one timeout for each try; bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
-  restarting server answers), never on a timeout, which has already waited as long as the user allowed;
+  restarting server answers), never on a timeout, which has already waited as long as the user allowed, nor on
+  the server's own (`errorType` timeout or canceled: its `--query.timeout`), which a retry would only repeat on a
+  server already overloaded;
 - errors as mlobs errors: a server that cannot be reached or refuses -> `BackendUnavailable` (exit 3) with the
   URL masked; a request the server calls `bad_data`, or answers 400 or 422 with an error (invalid PromQL, a bad
-  matcher, many-to-many matching) -> `InputError` (exit 2) with the server's own message;
-- the `warnings` of every answer (Thanos partial responses, VictoriaMetrics limits) collected on `client.warnings`,
-  for the command to show, and the requests a server answered only in part (VictoriaMetrics cluster's
-  `isPartial`) on `client.partial`, so the command can mark its result incomplete (exit 3);
+  matcher, many-to-many matching) -> `InputError` (exit 2) with the server's own message; an answer that is not
+  the shape the API documents (another server's API at that URL) -> `BackendUnavailable`; a native histogram,
+  which no command shows -> `InputError`;
+- the `warnings` of every answer collected on `client.warnings`, for the command to show, and the requests a
+  server answered only in part (VictoriaMetrics cluster's `isPartial`) on `client.partial`. A warning also means
+  the answer may be incomplete: Thanos reports a store it could not reach only there (it sends no isPartial).
+  `client.incomplete` gives both as messages, so the command marks its result incomplete (exit 3);
 - `gather`: the queries of one view sent together on a few threads, so a view costs about its slowest query.
 """
 
@@ -23,11 +28,12 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -41,6 +47,8 @@ __all__ = ["PrometheusClient", "QueryFailed", "Sample", "Series", "TimeArg"]
 # Pauses before the 2nd and 3rd try: a Prometheus that restarts, or a proxy that lost it for a moment.
 BACKOFF = (0.2, 0.5)
 RETRY_STATUS = frozenset({502, 503, 504})
+# errorTypes of a 503 with which Prometheus gave up on the query itself (its --query.timeout, or a shutdown)
+GAVE_UP = frozenset({"timeout", "canceled"})
 # Transport failures after which nothing reached the server (or its answer was cut): safe to send a GET again.
 # A timeout is not among them: retrying it would multiply the wait the user set with prometheus.timeout.
 RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
@@ -120,7 +128,8 @@ class PrometheusClient:
         self.partial: list[str] = []  # the queries (or API paths) answered only in part, each once
         self._lock = threading.Lock()  # over warnings and partial, which gather's threads add to
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
-        self._secrets = http.secrets(token, password, parts.password)
+        self._secrets = http.secrets(token, password, *http.url_secrets(parts), http.basic(username, password),
+                                     http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
         headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -156,6 +165,13 @@ class PrometheusClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def incomplete(self) -> list[str]:
+        """Why the answers so far may lack data, one message each: a partial answer (`partial`), and each of
+        the server's `warnings` (Thanos names a store it could not reach only there)."""
+        return ([f"partial response (a storage node did not answer) for {q}" for q in self.partial]
+                + [f"the server warned: {w} (so the answer may be incomplete)" for w in self.warnings])
+
     # -- the API ------------------------------------------------------------------------------------------------
 
     def series(self, matchers: Sequence[str], start: TimeArg = None, end: TimeArg = None) -> list[dict[str, str]]:
@@ -166,64 +182,87 @@ class PrometheusClient:
         """
         if not matchers:
             raise InputError("series: at least one series selector is required")
-        return list(self.get("/api/v1/series", _window(start, end, matchers)))
+        return self._list("/api/v1/series", _window(start, end, matchers), dict)
 
     def label_names(self, matchers: Sequence[str] = (), start: TimeArg = None, end: TimeArg = None) -> list[str]:
         """`/api/v1/labels`: the label names of the series `matchers` select (all series when empty)."""
-        return list(self.get("/api/v1/labels", _window(start, end, matchers)))
+        return self._list("/api/v1/labels", _window(start, end, matchers), str)
 
     def label_values(self, name: str, matchers: Sequence[str] = (), start: TimeArg = None,
                      end: TimeArg = None) -> list[str]:
         """`/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names)."""
-        return list(self.get(f"/api/v1/label/{quote(name, safe='')}/values", _window(start, end, matchers)))
+        return self._list(f"/api/v1/label/{quote(name, safe='')}/values", _window(start, end, matchers), str)
 
     def query(self, promql: str, at: TimeArg = None) -> list[Sample]:
         """`/api/v1/query`: the instant vector (or scalar) of `promql` at `at` (the server's now when None).
 
         Raises:
-            InputError: The server refused the expression (its message), or it is a range vector (`x[5m]`).
+            InputError: The server refused the expression (its message), or its value is not numbers: a range
+                vector (`x[5m]`), a string, or native histograms.
         """
         params = [("query", promql)] + ([("time", _timestamp(at))] if at is not None else [])
         data = self.get("/api/v1/query", params)
-        kind, result = data.get("resultType"), data.get("result")
-        if kind == "scalar":  # values are decimal strings, or "NaN", "+Inf", "-Inf": float() reads them all
-            return [Sample({}, float(result[0]), float(result[1]))]
-        if kind != "vector":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        if kind == "matrix":
             raise InputError(f"{promql!r} is a range vector: an instant query needs a function of it, "
                              "such as rate(...), or use --range")
-        return [Sample(dict(r["metric"]), float(r["value"][0]), float(r["value"][1])) for r in result]
+        if kind == "string":
+            raise InputError(f"{promql!r} is a string, not a number: there is nothing to show for it")
+        with self._api("/api/v1/query", "an instant vector or a scalar"):
+            result = data["result"]
+            if kind == "scalar":  # values are decimal strings, or "NaN", "+Inf", "-Inf": float() reads them all
+                return [Sample({}, float(result[0]), float(result[1]))]
+            if kind != "vector":
+                raise ValueError(kind)
+            if any("histogram" in r for r in result):
+                raise self._native(promql)
+            return [Sample(dict(r["metric"]), float(r["value"][0]), float(r["value"][1])) for r in result]
 
     def query_range(self, promql: str, start: float | datetime, end: float | datetime, step: float) -> list[Series]:
         """`/api/v1/query_range`: `promql` evaluated every `step` seconds from start to end (both included).
 
         Raises:
-            InputError: The server refused the expression or the range (e.g. over 11,000 points a series).
+            InputError: The server refused the expression or the range (e.g. over 11,000 points a series), or the
+                expression gives native histograms.
         """
         params = [("query", promql), ("start", _timestamp(start)), ("end", _timestamp(end)),
-                  ("step", f"{step:.3f}".rstrip("0").rstrip("."))]  # not :g, which rounds 2866.904 to 2866.9
+                  # whole milliseconds, as a duration: a step in seconds reaches Prometheus as float nanoseconds
+                  # truncated to the millisecond (1.001 s arrives as 1 s: 11,001 points over 11,000 s)
+                  ("step", f"{round(step * 1000)}ms")]
         data = self.get("/api/v1/query_range", params)
-        return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
-                for r in data.get("result") or ()]
+        with self._api("/api/v1/query_range", "a range vector"):
+            if data["resultType"] != "matrix":
+                raise ValueError(data["resultType"])
+            if any("histograms" in r for r in data["result"]):
+                raise self._native(promql)
+            return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
+                    for r in data["result"]]
 
     def buildinfo(self) -> dict[str, Any]:
         """`/api/v1/status/buildinfo`: version, revision, branch... of the server."""
-        return dict(self.get("/api/v1/status/buildinfo", []))
+        return self._dict("/api/v1/status/buildinfo", [])
 
     def rules(self, kind: str | None = None) -> list[dict[str, Any]]:
         """`/api/v1/rules`: the rule groups the server evaluates (`kind` "alert" or "record" to keep one kind),
         each with its `rules`; VictoriaMetrics answers an empty list unless vmalert is behind it."""
         params = [("type", kind)] if kind else []
-        return list((self.get("/api/v1/rules", params) or {}).get("groups") or ())
+        groups = self._dict("/api/v1/rules", params).get("groups") or []
+        with self._api("/api/v1/rules", "rule groups"):
+            if not all(isinstance(g, dict) and isinstance(g.get("rules", []), list) for g in groups):
+                raise TypeError(groups)
+            return list(groups)
 
     def alerts(self) -> list[dict[str, Any]]:
         """`/api/v1/alerts`: the alerts now pending or firing, each with labels, annotations, state, activeAt
         (RFC 3339) and value (a string)."""
-        return list((self.get("/api/v1/alerts", []) or {}).get("alerts") or ())
+        alerts = self._dict("/api/v1/alerts", []).get("alerts") or []
+        with self._api("/api/v1/alerts", "a list of alerts"):
+            return checked_alerts(alerts)
 
     def metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
         """`/api/v1/metadata`: metric name -> its type, help and unit as the targets expose them. Empty for series
         that were backfilled or pushed by remote write without metadata."""
-        return dict(self.get("/api/v1/metadata", [("metric", metric)] if metric else []) or {})
+        return self._dict("/api/v1/metadata", [("metric", metric)] if metric else [])
 
     def gather(self, calls: Mapping[K, Callable[[], T]], workers: int = MAX_CONCURRENT
                ) -> dict[K, T | BackendUnavailable]:
@@ -243,23 +282,14 @@ class PrometheusClient:
         """
         if not calls:
             return {}
-        from concurrent.futures import ThreadPoolExecutor
-
-        def run(call: Callable[[], T]) -> T | BackendUnavailable:
-            try:
-                return call()
-            except BackendUnavailable as e:
-                return e
-
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls))),
-                                thread_name_prefix=f"mlobs-{self.name}") as pool:
-            futures = {key: pool.submit(run, call) for key, call in calls.items()}
-            # .result() re-raises an InputError in this thread; the pool's exit waits for the other requests
-            results = {key: future.result() for key, future in futures.items()}
-        failures = [r for r in results.values() if isinstance(r, BackendUnavailable)]
-        if len(failures) == len(results):
+        outcomes = _in_threads(calls, workers, f"mlobs-{self.name}")
+        for outcome in outcomes.values():  # in the order of `calls`, as the caller listed them
+            if isinstance(outcome, Exception) and not isinstance(outcome, BackendUnavailable):
+                raise outcome
+        failures = [r for r in outcomes.values() if isinstance(r, BackendUnavailable)]
+        if len(failures) == len(outcomes):
             raise failures[0]
-        return results
+        return outcomes
 
     def get(self, path: str, params: Iterable[tuple[str, str]]) -> Any:
         """GET `path` (under the base URL) and return the `data` of a successful answer.
@@ -273,6 +303,8 @@ class PrometheusClient:
         body = self._body(response)
         if not response.is_success or body.get("status") != "success":
             raise self._refusal(response, body)
+        if "data" not in body:
+            raise self._not_api(path, "a success with no data")
         with self._lock:
             for warning in body.get("warnings") or ():
                 text = self._scrub(str(warning))
@@ -304,10 +336,25 @@ class PrometheusClient:
                 raise BackendUnavailable(f"cannot reach {self.name} {self.shown}: {self._reason(e)}") from None
             if response.status_code not in RETRY_STATUS:
                 return response
+            body = self._error_body(response)
+            error = self._scrub(" ".join(str(body.get("error") or "").split()))
+            if body.get("errorType") in GAVE_UP:
+                hint = " (its --query.timeout)" if body["errorType"] == "timeout" else ""
+                raise BackendUnavailable(f"{self.name} {self.shown} gave up on the query: {error}{hint}")
             failure = BackendUnavailable(f"{self.name} {self.shown} answered {response.status_code} "
-                                         f"{response.reason_phrase}{self._first_line(response.text)}")
+                                         f"{response.reason_phrase}"
+                                         + (f": {error}" if error else self._first_line(response.text)))
         assert failure is not None
         raise failure
+
+    @staticmethod
+    def _error_body(response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of an error answer, or {} (a proxy's HTML page, text)."""
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return body if isinstance(body, dict) else {}
 
     def _body(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -339,6 +386,39 @@ class PrometheusClient:
         detail = error or self._first_line(response.text).removeprefix(": ")
         return BackendUnavailable(f"{self.name} {self.shown} answered {status}" + (f": {detail}" if detail else ""))
 
+    def _list(self, path: str, params: list[tuple[str, str]], item: type) -> list[Any]:
+        data = self.get(path, params)
+        if not isinstance(data, list) or not all(isinstance(x, item) for x in data):
+            raise self._not_api(path, f"expected a list of {'label sets' if item is dict else 'strings'}")
+        return data
+
+    def _dict(self, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        data = self.get(path, params)
+        if not isinstance(data, dict):
+            raise self._not_api(path, f"expected an object, got {type(data).__name__}")
+        return data
+
+    @contextmanager
+    def _api(self, path: str, expected: str) -> Iterator[None]:
+        """Read an answer inside this block: what does not fit the documented shape (a missing key, a value that is
+        not a number) is another server's API at that URL, not a bug of ours or a fault of the query."""
+        try:
+            yield
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            raise self._not_api(path, f"expected {expected}") from None
+
+    def _not_api(self, path: str, detail: str) -> BackendUnavailable:
+        return BackendUnavailable(f"{self.name} {self.shown} answered something that is not the Prometheus API "
+                                  f"on {path} ({detail}): check the URL")
+
+    @staticmethod
+    def _native(promql: str) -> InputError:
+        # exit 2, not 3: the server answered in full, and asking again gets the same; it is the expression that
+        # must turn the histograms into numbers
+        return InputError(f"{promql!r} gives native histograms, which mlobs does not show: ask for numbers of "
+                          "them, such as histogram_quantile(0.99, rate(...)), histogram_count(...) or "
+                          "histogram_sum(...)")
+
     def _reason(self, error: httpx.TransportError) -> str:
         return http.reason(error, self._secrets)
 
@@ -347,6 +427,48 @@ class PrometheusClient:
 
     def _scrub(self, text: str) -> str:
         return http.scrub(text, self._secrets)
+
+
+def checked_alerts(alerts: Any) -> list[dict[str, Any]]:
+    """`alerts` as a list of alerts, each an object whose labels, annotations and status (when present) are objects;
+    TypeError otherwise."""
+    if not isinstance(alerts, list):
+        raise TypeError(alerts)
+    for a in alerts:
+        if not isinstance(a, dict) or not all(isinstance(a.get(k) or {}, dict)
+                                              for k in ("labels", "annotations", "status")):
+            raise TypeError(a)
+    return alerts
+
+
+def _in_threads(calls: Mapping[K, Callable[[], T]], workers: int, name: str) -> dict[K, T | Exception]:
+    """Each call's answer or the exception it raised, keyed like `calls`, with at most `workers` running at once.
+
+    The threads are daemons: Ctrl-C (KeyboardInterrupt, in the main thread) ends the process at once, where the
+    non-daemon workers of a ThreadPoolExecutor would be joined at exit, after their requests time out. One call
+    runs in the caller's own thread.
+    """
+    def outcome(call: Callable[[], T]) -> T | Exception:
+        try:
+            return call()
+        except Exception as e:  # noqa: BLE001 - the caller raises it in its own thread, unless BackendUnavailable
+            return e
+
+    if len(calls) == 1:
+        return {key: outcome(call) for key, call in calls.items()}
+    slots = threading.BoundedSemaphore(max(1, workers))
+    results: dict[K, T | Exception] = {}
+
+    def run(key: K, call: Callable[[], T]) -> None:
+        with slots:
+            results[key] = outcome(call)
+
+    threads = [threading.Thread(target=run, args=item, name=name, daemon=True) for item in calls.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {key: results[key] for key in calls}
 
 
 def _window(start: TimeArg, end: TimeArg, matchers: Sequence[str]) -> list[tuple[str, str]]:

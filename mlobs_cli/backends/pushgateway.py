@@ -11,7 +11,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -63,7 +63,8 @@ def push(
         raise InputError("pushgateway job must not be empty: the gateway requires a job label")
     body = exposition(gauges).encode("utf-8")
     target = url.rstrip("/") + _group_path(job, grouping)
-    secrets = http.secrets(parts.password)
+    secrets = http.secrets(*http.url_secrets(parts),
+                           http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
     if client is None:
         with httpx.Client(verify=http.tls(verify)) as own:
             _put(own, target, body, timeout, shown, secrets)

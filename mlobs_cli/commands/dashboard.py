@@ -41,11 +41,12 @@ def dashboard(
     """The operational dashboard: stat cards, request rate by model, latency, GPU memory, queue, model health.
 
     Stat cards (requests/s, p99 latency, error rate, GPU utilization) with their change against an hour earlier,
-    request rate by model over 24 h as sparklines, the latency distribution with p50/p95/p99, GPU memory by
-    instance as bars (⚠ over the catalogue's 90%), queue depth over the last hour, and the model health table
-    (version, replicas up, health, traffic share). All queries are sent together. On a terminal it refreshes
-    every --refresh seconds until Ctrl-C; with --once, --at, another -o, or off a terminal it draws once.
-    Exit 3 if a panel's query failed.
+    request rate by model over 24 h as sparklines (each point the rate over its 15-minute step, so nothing
+    between two points goes unseen), the latency distribution with p50/p95/p99, GPU memory by instance/GPU as
+    bars (⚠ over the catalogue's 90%), queue depth over the last hour, and the model health table (version,
+    replicas up, health, traffic share). All queries are sent together. On a terminal it refreshes every
+    --refresh seconds until Ctrl-C, with the failed queries and the server's warnings in a footer; with --once,
+    --at, another -o, or off a terminal it draws once. Exit 3 if a panel's query failed.
 
     Example:
 

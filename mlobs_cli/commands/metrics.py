@@ -32,8 +32,10 @@ def query(
     promql: Annotated[str, typer.Argument(metavar="PROMQL", help="A PromQL expression.", show_default=False)],
     at: AtOpt = None,
     range_: Annotated[bool, typer.Option("--range", help="Evaluate over --start..--end every --step.")] = False,
-    start: Annotated[str, typer.Option(metavar="TIME", help="Start of --range.")] = "1h",
-    end: Annotated[str, typer.Option(metavar="TIME", help="End of --range.")] = "now",
+    start: Annotated[str | None, typer.Option(metavar="TIME", help="Start of --range [default: 1h]",
+                     show_default=False)] = None,
+    end: Annotated[str | None, typer.Option(metavar="TIME", help="End of --range [default: now]",
+                   show_default=False)] = None,
     step: Annotated[str | None, typer.Option(metavar="DURATION", help="Resolution of --range; widened so no "
                     "series exceeds 11,000 points [default: about 250 points]", show_default=False)] = None,
     prometheus: PrometheusOpt = None,
@@ -46,16 +48,22 @@ def query(
     """Evaluate PROMQL at one moment (--at), or over a range (--range --start --end --step).
 
     Instant queries list each series' labels and value; range queries draw each series as a sparkline in a
-    table, and give every point with -o json or -o csv. An expression the server refuses exits 2 with its
-    message; a server that cannot be reached exits 3. No result is not an error (exit 0).
+    table, and give every point with -o json or -o csv. --start, --end and --step without --range, or --at with
+    it, exit 2. An expression the server refuses exits 2 with its message; a server that cannot be reached exits
+    3. No result is not an error (exit 0).
 
     Example:
 
         mlobs metrics query 'rate(inference_requests_total[5m])' --at -2h
     """
     s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
-    if not range_ and step is not None:
-        raise InputError("--step needs --range")
+    # given without --range, these would be dropped and the query run at one moment the user did not ask for
+    given = [name for name, value in (("--start", start), ("--end", end), ("--step", step)) if value is not None]
+    if not range_ and given:
+        raise InputError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --range: add --range, "
+                         "or use --at for one moment")
+    if range_ and at is not None:
+        raise InputError("--at is for one moment: with --range, give --start and --end")
     from mlobs_cli.backends.prometheus import PrometheusClient
     from mlobs_cli.metrics import query as q
 
@@ -63,8 +71,8 @@ def query(
         if range_:
             now = parse_time("now", "--end")
             seconds = parse_duration(step, "--step").total_seconds() if step else None
-            result = q.range_(client, promql, parse_time(start, "--start", reference=now),
-                              parse_time(end, "--end", reference=now), seconds)
+            result = q.range_(client, promql, parse_time(start or "1h", "--start", reference=now),
+                              parse_time(end or "now", "--end", reference=now), seconds)
             if result.note:
                 render.warn(result.note)
         else:

@@ -13,7 +13,7 @@ import typer
 
 from mlobs_cli import config as cfg
 from mlobs_cli import render
-from mlobs_cli.errors import InputError
+from mlobs_cli.errors import ConfigError, InputError
 from mlobs_cli.timeparse import TIME_HELP, parse_time
 
 
@@ -85,6 +85,13 @@ def split_list(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
 
 
+# The URL flags of servers that take credentials, which come from the environment or the config file only. Any @ of
+# such a URL is its user:password@: http.parse_url refuses one anywhere else.
+URL_FLAGS = {"prometheus.url": "--prometheus", "alertmanager.url": "--alertmanager"}
+URL_CREDENTIALS = {"prometheus.url": ", or the user and password in MLOBS_PROMETHEUS_USERNAME and "
+                   "MLOBS_PROMETHEUS_PASSWORD"}
+
+
 def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, config: str | None, debug: bool,
              formats: tuple[str, ...] | None = BASIC_FORMATS, **flags: Any) -> cfg.Settings:
     """Settings for this run. `flags` maps config keys (`drift.bins`) to flag values, None when not given.
@@ -97,6 +104,11 @@ def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, co
     chosen = output or app.output
     resolved = cfg.resolve({"output": chosen.value if chosen else None, **flags}, config=config or app.config,
                            debug=app.debug)
+    for key, flag in URL_FLAGS.items():
+        if resolved.sources[key] == "flag" and "@" in resolved[key]:
+            raise ConfigError(f"{flag}: a user or password in a URL on the command line is visible to every "
+                                  f"user of the machine (ps); give the URL in {cfg.KEYS[key].env} or `{key}` in the "
+                                  f"config file{URL_CREDENTIALS.get(key, '')}")
     if formats is not None and resolved.output not in formats:
         value = resolved.output
         given = {"env": f"MLOBS_OUTPUT={value}", "file": f"output: {value} in {resolved.config_file}"}

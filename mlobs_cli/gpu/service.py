@@ -103,10 +103,8 @@ class Session:
                 raise InputError(f"--gpu {','.join(self.request.select)}: no GPU of the fleet has this index or "
                                  "UUID")
             gpus = chosen
-        errors = [BackendError("prometheus", w) for w in self._client.warnings]
-        # VictoriaMetrics cluster's isPartial: a storage node did not answer, so GPUs may be missing (exit 3)
-        errors += [BackendError("prometheus", "partial response (a storage node did not answer)")
-                   for _ in self._client.partial]
+        # a partial answer or a warning: GPUs may be missing (exit 3)
+        errors = [BackendError("prometheus", m) for m in self._client.incomplete]
         if not gpus:
             errors.append(BackendError("prometheus", "no DCGM_FI_DEV_* series in the last 5 minutes: is "
                                        "dcgm-exporter scraped by this Prometheus?"))

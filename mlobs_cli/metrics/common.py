@@ -105,8 +105,9 @@ class Answers:
 
 
 def ask(client: PrometheusClient, calls: Mapping[Any, Any]) -> Answers:
-    """Send `calls` (key -> a call of `client`) together; a failed query becomes a BackendError of the view, and a
-    query the server answered only in part (client.partial) another, so the view is marked incomplete (exit 3).
+    """Send `calls` (key -> a call of `client`) together; a failed query becomes a BackendError of the view, and so
+    does each reason its answers may be incomplete (client.incomplete: a partial answer, a warning), so the view is
+    marked incomplete (exit 3).
 
     Raises:
         InputError: The server refused a query (invalid PromQL).
@@ -120,9 +121,7 @@ def ask(client: PrometheusClient, calls: Mapping[Any, Any]) -> Answers:
     values = {k: v for k, v in results.items() if not isinstance(v, BackendUnavailable)}
     errors = [str(e) for e in results.values() if isinstance(e, BackendUnavailable)]
     errors += [m for v in values.values() if isinstance(v, Each) for m in v.failures]
-    found = [BackendError(client.name, m) for m in dict.fromkeys(errors)]
-    found += [BackendError(client.name, f"partial response (a storage node did not answer) for {q}")
-              for q in client.partial]
+    found = [BackendError(client.name, m) for m in dict.fromkeys(errors + client.incomplete)]
     return Answers(values, tuple(found), tuple(client.warnings))
 
 

@@ -24,8 +24,9 @@ from mlobs_cli.timeparse import isoformat, parse_duration, prometheus_duration
 class Panel:
     """One panel: PromQL templates (`{w}`: the dashboard's rate window) and the renderer that shapes and draws them.
 
-    `span` makes the queries range queries over that long before `at` (sparklines); `legend` is the label that
-    names each series or bar; `unit` is per_second, seconds, ratio, percent or count.
+    `span` makes the queries range queries over that long before `at` (sparklines); there `{w}` is the window or
+    the step, whichever is longer, so the points cover the whole span. `legend` names each series or bar: a label,
+    or labels joined by `/` (`instance/gpu_id`); `unit` is per_second, seconds, ratio, percent or count.
     """
 
     title: str
@@ -41,7 +42,8 @@ class Panel:
 REQUESTS = "rate(inference_requests_total[{w}])"
 SPARK_POINTS = 120  # points a sparkline panel asks for: 30 characters wide, 4 points a character
 PANELS: tuple[Panel, ...] = (
-    Panel("Requests/s", "stat", {"value": f"sum({REQUESTS})"}, "per_second"),
+    Panel("Requests/s", "stat", {"value": f"sum({REQUESTS})"}, "per_second",
+          metric="inference_requests_rate", stat="ratio_to_baseline"),
     Panel("P99 Latency", "stat",
           {"value": "histogram_quantile(0.99, sum by (le) (rate(inference_latency_seconds_bucket[{w}])))"},
           "seconds", metric="inference_latency_seconds", stat="p99"),
@@ -58,7 +60,7 @@ PANELS: tuple[Panel, ...] = (
            for q in (50, 95, 99)}}, "seconds"),
     Panel("GPU Memory by Instance", "bars",
           {"value": "gpu_memory_used_bytes / on (instance, gpu_id) gpu_memory_total_bytes"}, "ratio",
-          legend="gpu_id", metric="gpu_memory_used_bytes", stat="ratio_to_total"),
+          legend="instance/gpu_id", metric="gpu_memory_used_bytes", stat="ratio_to_total"),
     Panel("Request Queue Depth", "sparklines", {"series": "sum(request_queue_depth)"}, "count", span="1h"),
     Panel("Model Health Summary", "health", {
         "up": 'sum by (model, version) (up{model!=""})',
@@ -131,13 +133,18 @@ def _scalar(samples: list[Sample]) -> float | None:
 
 def _sparklines(panel: Panel, answers: Mapping[str, list[Series]], _: Any) -> dict[str, Any]:
     series = []
-    for s in sorted(answers["series"], key=lambda s: s.labels.get(panel.legend or "", "")):
+    for s in sorted(answers["series"], key=lambda s: _legend(panel, s.labels)):
         values = [number(v) for _, v in s.points]
         present = [v for v in values if v is not None]
-        series.append({"name": s.labels.get(panel.legend, "") if panel.legend else "total",
+        series.append({"name": "/".join(_legend(panel, s.labels)) if panel.legend else "total",
                        "points": series_points(s), "last": values[-1] if values else None,
                        "max": max(present, default=None), "min": min(present, default=None)})
     return {"series": series}
+
+
+def _legend(panel: Panel, labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The values of the panel's legend labels: sorted as a tuple, so `node-a/gpu-1` comes before `node-a10/gpu-0`."""
+    return tuple(labels.get(name, "") for name in (panel.legend or "").split("/"))
 
 
 def _distribution(panel: Panel, now: Mapping[str, list[Sample]], _: Any) -> dict[str, Any]:
@@ -154,9 +161,9 @@ def _distribution(panel: Panel, now: Mapping[str, list[Sample]], _: Any) -> dict
 
 def _bars(panel: Panel, now: Mapping[str, list[Sample]], _: Any) -> dict[str, Any]:
     bars = []
-    for s in sorted(now["value"], key=lambda s: s.labels.get(panel.legend or "", "")):
+    for s in sorted(now["value"], key=lambda s: _legend(panel, s.labels)):
         cell = Cell(number(s.value))
-        bars.append({"name": s.labels.get(panel.legend or "", ""), "value": cell.value,
+        bars.append({"name": "/".join(_legend(panel, s.labels)), "value": cell.value,
                      "level": level(panel.metric, panel.stat, cell)})
     return {"bars": bars}
 
@@ -205,17 +212,23 @@ def build(client: PrometheusClient, at: datetime, window: timedelta,
         InputError: The server refused a query (invalid PromQL in a panel).
         BackendUnavailable: Every request failed.
     """
-    w = prometheus_duration(window)
     times = at_times(at)
-    sent = [{name: q.replace("{w}", w) for name, q in panel.queries.items()} for panel in panels]
+    sent = []
     instant: dict[str, dict[str, str]] = {"now": {}, "previous": {}}
     calls: dict[Any, Callable[[], Any]] = {}
-    for i, (panel, promql) in enumerate(zip(panels, sent, strict=True)):
+    for i, panel in enumerate(panels):
+        w, over = window, None  # over: (start, step) of a range panel
+        if panel.span:
+            start = at - parse_duration(panel.span, f"panel {panel.title!r} span")
+            step, _ = choose_step(start, at, None, SPARK_POINTS)
+            # a rate over less than the step would skip what happens between two points (Grafana's
+            # $__rate_interval): a 10-minute outage between two points 15 minutes apart would not show
+            w, over = max(window, timedelta(seconds=step)), (start, step)
+        promql = {name: q.replace("{w}", prometheus_duration(w)) for name, q in panel.queries.items()}
+        sent.append(promql)
         for name, q in promql.items():
-            if panel.span:
-                start = at - parse_duration(panel.span, f"panel {panel.title!r} span")
-                step, _ = choose_step(start, at, None, SPARK_POINTS)
-                calls[i, name] = partial(client.query_range, q, start, at, step)
+            if over:
+                calls[i, name] = partial(client.query_range, q, over[0], at, over[1])
             else:
                 instant["now"][f"{i}/{name}"] = q
                 if panel.renderer == "stat":

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mlobs_cli.config import Settings
+from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.metrics.common import View
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, parse_time
@@ -95,7 +96,10 @@ def _extra_labels(alert: Alert) -> dict[str, str]:
 def _time(text: str | None) -> datetime | None:
     if not text or text.startswith("0001-01-01"):  # Go's zero time: never active
         return None
-    return parse_time(text, "activeAt")
+    try:
+        return parse_time(text, "activeAt")
+    except InputError:  # the server's answer is at fault, not the user's input: exit 3, not 2
+        raise BackendUnavailable(f"the server sent an alert whose start time is not a time: {text[:40]!r}") from None
 
 
 def _value(text: Any) -> float | None:
@@ -120,11 +124,12 @@ def _ordered(alerts: list[Alert]) -> tuple[Alert, ...]:
     return tuple(sorted(alerts, key=key))
 
 
-def from_prometheus(raw: list[dict[str, Any]], now: datetime, warnings: tuple[str, ...] = ()) -> FiringAlerts:
-    """The answer of Prometheus' `/api/v1/alerts` (pending and firing)."""
+def from_prometheus(raw: list[dict[str, Any]], now: datetime, warnings: tuple[str, ...] = (),
+                    errors: tuple[BackendError, ...] = ()) -> FiringAlerts:
+    """The answer of Prometheus' `/api/v1/alerts` (pending and firing); `errors`: why it may be incomplete."""
     alerts = [_alert(a.get("labels") or {}, a.get("annotations") or {}, a.get("state", ""), a.get("activeAt"),
                      a.get("value")) for a in raw if a.get("state") in ("pending", "firing")]
-    return FiringAlerts("prometheus", now, _ordered(alerts), warnings)
+    return FiringAlerts("prometheus", now, _ordered(alerts), warnings, errors)
 
 
 def from_alertmanager(raw: list[dict[str, Any]], now: datetime, warnings: tuple[str, ...] = ()) -> FiringAlerts:
@@ -155,4 +160,5 @@ def fetch(settings: Settings, silenced: bool, now: datetime) -> FiringAlerts:
 
     with PrometheusClient.from_settings(settings) as prom:
         raw = prom.alerts()
-        return from_prometheus(raw, now, tuple(prom.warnings))
+        errors = tuple(BackendError(prom.name, m) for m in prom.incomplete)
+        return from_prometheus(raw, now, tuple(prom.warnings), errors)

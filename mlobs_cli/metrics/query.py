@@ -33,8 +33,9 @@ def choose_step(start: datetime, end: datetime, step: float | None,
     span = (end - start).total_seconds()
     if span <= 0:
         raise InputError("--end must be after --start")
-    # Prometheus refuses when span / step > 11000; round the least step up to the millisecond it parses
-    least = math.ceil(span / MAX_POINTS * 1000) / 1000
+    # a series has span / step + 1 points, both ends included: at least span / (MAX_POINTS - 1) a step, rounded up
+    # to the whole millisecond Prometheus steps by
+    least = math.ceil(span / (MAX_POINTS - 1) * 1000) / 1000
     if step is None:
         wanted = span / (points - 1)
         nice = next((float(n) for n in NICE_STEPS if n >= wanted), 86400.0 * math.ceil(wanted / 86400))

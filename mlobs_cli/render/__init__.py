@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -59,10 +60,19 @@ def view(result: object) -> Any:
 
 
 def _width() -> int | None:
-    """Terminal width on a TTY; off one (a pipe, CI), 120 columns unless COLUMNS says otherwise."""
-    if os.environ.get("COLUMNS", "").isdigit():
-        return int(os.environ["COLUMNS"])
-    return None if sys.stdout.isatty() else 120
+    """COLUMNS when it is a positive number; else the terminal's width on a TTY (None: rich follows a resize), and
+    120 columns off one (a pipe, CI)."""
+    given = os.environ.get("COLUMNS")
+    try:
+        columns = int(given or "0")
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    if not sys.stdout.isatty():
+        return 120
+    # rich reads COLUMNS itself when given no width, and takes `0` for no columns at all
+    return None if given is None else shutil.get_terminal_size().columns
 
 
 def stdout_console() -> Console:

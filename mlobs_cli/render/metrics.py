@@ -6,6 +6,7 @@ into `78 ms`, `0.02%` and `▲ +5.2%`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ SEVERITY_STYLE = {"emergency": "bold white on red", "critical": "bold red", "war
 HEALTH = {"healthy": ("● Healthy", "green"), "degraded": ("◐ Degraded", "yellow"), "down": ("○ Down", "bold red")}
 SPARKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
+MIN_SPARK = 8  # narrower, a sparkline says little: the labels give way instead
 BAR_WIDTH = 16
 
 
@@ -79,17 +81,24 @@ def cell(value: float | None, unit: str, level: str | None) -> Text:
 
 
 def sparkline(values: list[float | None], width: int = SPARK_WIDTH) -> str:
-    """Values squeezed into `width` characters (each the mean of its share of points), scaled to their max."""
-    if not values:
+    """Values squeezed into `width` characters (each the mean of its share of points), scaled from the least to the
+    greatest; a share with no finite value (none, NaN, ±Inf: 1/0) is a gap, and a flat series a flat line."""
+    if not values or width <= 0:
         return ""
-    buckets = []
-    for i in range(min(width, len(values))):
-        chunk = [v for v in values[i * len(values) // min(width, len(values)):
-                                    (i + 1) * len(values) // min(width, len(values))] if v is not None]
-        buckets.append(sum(chunk) / len(chunk) if chunk else None)
-    top = max((b for b in buckets if b is not None), default=0.0)
-    return "".join(" " if b is None else SPARKS[min(7, int(b / top * 7.999))] if top > 0 else SPARKS[0]
-                   for b in buckets)
+    n = min(width, len(values))
+    buckets: list[float | None] = []
+    for i in range(n):
+        chunk = [v for v in values[i * len(values) // n:(i + 1) * len(values) // n]
+                 if v is not None and math.isfinite(v)]
+        buckets.append(sum(v / len(chunk) for v in chunk) if chunk else None)  # divided first: no overflow
+    present = [b for b in buckets if b is not None]
+    if not present:
+        return " " * n
+    # halves, so that the span of values near ±1.8e308 stays finite
+    low, high = min(present) / 2, max(present) / 2
+    top = len(SPARKS) - 1
+    return "".join(" " if b is None else SPARKS[0] if high == low
+                   else SPARKS[max(0, min(top, round((b / 2 - low) / (high - low) * top)))] for b in buckets)
 
 
 # -- the views ---------------------------------------------------------------------------------------------------
@@ -128,17 +137,48 @@ def _g(value: float | None) -> str:
 
 
 def _range(result: RangeResult) -> RenderableType:
-    if not result.series:
-        return Text("no series", style="dim")
-    t = _label_table(result.labels)
-    for name in ("", "last", "min", "max", "points"):
-        t.add_column(name, justify="right" if name else "left", no_wrap=True)
-    for s in result.series:
-        values = [number(v) for _, v in s.points]
-        present = [v for v in values if v is not None]
-        t.add_row(*(s.labels.get(n, "") for n in result.labels), sparkline(values), _g(values[-1]),
-                  _g(min(present, default=None)), _g(max(present, default=None)), str(len(values)))
-    return t
+    return RangeTable(result) if result.series else Text("no series", style="dim")
+
+
+class RangeTable:
+    """A series a row: labels, sparkline, last, min, max, points. The numbers always show whole: at the console's
+    width the sparkline shrinks first (to MIN_SPARK), then the label columns (with an ellipsis)."""
+
+    def __init__(self, result: RangeResult) -> None:
+        self.labels = result.labels
+        self.rows = []
+        for s in result.series:
+            values = [number(v) for _, v in s.points]
+            present = [v for v in values if v is not None]
+            self.rows.append(([s.labels.get(n, "") for n in self.labels], values,
+                              [_g(values[-1]), _g(min(present, default=None)), _g(max(present, default=None)),
+                               str(len(values))]))
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        heads = ("last", "min", "max", "points")
+        titles = ["metric" if n == "__name__" else n for n in self.labels]
+        numbers = [max(len(h), *(len(r[2][i]) for r in self.rows)) for i, h in enumerate(heads)]
+        labels = [max(len(t), *(len(r[0][i]) for r in self.rows)) for i, t in enumerate(titles)]
+        room = options.max_width - 2 * (len(titles) + len(heads)) - sum(numbers)  # 2 between columns
+        spark = max(MIN_SPARK, min(SPARK_WIDTH, room - sum(labels)))
+        labels = _shrink(labels, room - spark)
+        t = Table(box=None, pad_edge=False, header_style="bold")
+        for title, width in zip(titles, labels, strict=True):
+            t.add_column(title, no_wrap=True, max_width=width, overflow="ellipsis")
+        t.add_column("", no_wrap=True)
+        for h, width in zip(heads, numbers, strict=True):
+            t.add_column(h, justify="right", no_wrap=True, min_width=width)
+        for names, values, cells in self.rows:
+            t.add_row(*names, sparkline(values, spark), *cells)
+        yield t
+
+
+def _shrink(widths: list[int], room: int) -> list[int]:
+    """`widths` cut down, widest first, until they fit in `room` or each is 1."""
+    widths = list(widths)
+    while sum(widths) > room and max(widths, default=1) > 1:
+        widths[widths.index(max(widths))] -= 1
+    return widths
 
 
 # Summary columns a narrow terminal drops first (highest rank first); the rest always show. -o json has them all.
@@ -309,24 +349,45 @@ PANEL_VIEWS: dict[str, Callable[[PanelData], RenderableType]] = {
 
 def live(build: Callable[[], Dashboard], refresh: float) -> None:
     """Redraw the dashboard every `refresh` seconds on the terminal until Ctrl-C. A refresh that fails keeps the
-    last dashboard on screen under the error, and the next refresh tries again."""
+    last dashboard on screen with the error in the footer, and the next refresh tries again."""
     from rich.live import Live
 
     from mlobs_cli.errors import MlobsError
     from mlobs_cli.render import stdout_console
 
-    last: RenderableType = Text("loading…", style="dim")
-    with Live(last, console=stdout_console(), screen=True, auto_refresh=False) as screen:
+    last: Dashboard | None = None
+    with Live(Text("loading…", style="dim"), console=stdout_console(), screen=True, auto_refresh=False) as screen:
         try:
             while True:
                 try:
-                    last = _dashboard(build())
-                    screen.update(last, refresh=True)
+                    last = build()
+                    screen.update(live_screen(last), refresh=True)
                 except MlobsError as e:
-                    screen.update(Group(Text(f"refresh failed: {e}", style="bold red"), last), refresh=True)
+                    screen.update(live_screen(last, f"refresh failed: {e}"), refresh=True)
                 time.sleep(refresh)
         except KeyboardInterrupt:
             return
+
+
+def live_screen(result: Dashboard | None, failure: str | None = None) -> RenderableType:
+    """The live dashboard over a footer of what a person must not miss: the failed refresh, the errors behind a
+    panel that says "see the errors", the server's warnings; one line each, cut to the width. The footer is pinned
+    to the bottom of the screen, so a dashboard taller than the terminal cannot push it out of sight."""
+    from rich.layout import Layout
+
+    lines = [(failure, "bold red")] if failure else []
+    if result is not None:
+        lines += [(f"{e.backend}: {e.message}", "red") for e in result.errors]
+        # a warning that made the view incomplete is among the errors already: once is enough on a small screen
+        lines += [(f"warning: {w}", "dim") for w in result.warnings if not any(w in e.message for e in result.errors)]
+    body = _dashboard(result) if result is not None else Text("")
+    if not lines:
+        return body
+    footer = Group(*(Text(" ".join(text.split()), style=style, no_wrap=True, overflow="ellipsis")
+                     for text, style in lines))
+    screen = Layout()
+    screen.split_column(Layout(body), Layout(footer, size=len(lines)))
+    return screen
 
 
 def markdown_header(result: Any) -> str:

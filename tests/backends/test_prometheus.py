@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import threading
+import time
 
 import httpx
 import pytest
@@ -398,7 +400,8 @@ def test_the_step_is_sent_to_the_millisecond():
     c = mock(handler)
     c.query_range("up", 0, 31536000, 2866.904)
     c.query_range("up", 0, 3600, 15)
-    assert seen == ["2866.904", "15"]
+    c.query_range("up", 0, 11000, 1.001)  # in seconds, Prometheus would read 1.001 as 1 s: 11,001 points
+    assert seen == ["2866904ms", "15000ms", "1001ms"]
 
 
 # -- Alertmanager (same transport, API v2 answers) ---------------------------------------------------------------
@@ -446,3 +449,222 @@ def test_a_query_that_fails_on_the_data_is_a_failed_query_not_an_input_error(cli
     with pytest.raises(QueryFailed, match="could not evaluate the query: .*same labelset") as e:
         client.query('label_replace(feature_psi, "feature", "x", "", "")', at=prometheus.end)
     assert e.value.exit_code == ExitCode.BACKEND
+
+
+# -- reviewed defects: URLs that leak, answers of another shape, the server's own timeout, what the scrub list holds
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://bob:abc/def@prom.example:9090", id="slash: the password's start read as a port"),
+        pytest.param("http://bob:abc?def@prom.example:9090", id="question mark"),
+        pytest.param("http://bob:abc#def@prom.example:9090", id="hash"),
+        pytest.param("http://bob:123/def@prom.example:9090", id="slash after digits: parses as bob:123"),
+    ],
+)
+@pytest.mark.parametrize("client_class", ["prometheus", "alertmanager"])
+def test_a_password_that_breaks_the_url_is_never_shown(url, client_class):
+    from mlobs_cli.backends.alertmanager import AlertmanagerClient
+
+    cls = {"prometheus": PrometheusClient, "alertmanager": AlertmanagerClient}[client_class]
+    with pytest.raises(InputError, match=f"{client_class} URL is not valid: .*must be percent-encoded") as e:
+        cls(url)
+    assert "abc" not in str(e.value) and "123" not in str(e.value) and "def" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        pytest.param(["metrics", "query", "up"], "MLOBS_PROMETHEUS_URL", id="prometheus"),
+        pytest.param(["alerts", "firing"], "MLOBS_ALERTMANAGER_URL", id="alertmanager"),
+    ],
+)
+def test_a_password_that_breaks_the_url_is_exit_2_in_our_words(cli, command, variable):
+    result = cli(*command, env={variable: "http://bob:abc/def@prom.example:9090"})
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "percent-encoded" in result.stderr and "abc" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "variable"),
+    [
+        pytest.param(["metrics", "query", "up"], "--prometheus", "MLOBS_PROMETHEUS_URL", id="prometheus"),
+        pytest.param(["alerts", "validate", "tests/alerts"], "--prometheus", "MLOBS_PROMETHEUS_URL",
+                     id="alerts validate"),
+        pytest.param(["alerts", "firing"], "--alertmanager", "MLOBS_ALERTMANAGER_URL", id="alertmanager"),
+    ],
+)
+@pytest.mark.parametrize("userinfo", ["bob:hunter2@", "bob@"])
+def test_credentials_in_a_url_flag_are_refused(cli, prometheus, command, flag, variable, userinfo):
+    # a real server that would answer: the run stops before sending anything
+    url = prometheus.url.replace("http://", f"http://{userinfo}")
+    result = cli(*command, flag, url)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{flag}: a user or password" in result.stderr and variable in result.stderr
+    assert PASSWORD not in result.stderr + result.stdout
+
+
+def test_credentials_in_a_url_from_the_environment_are_sent(cli, prometheus):
+    # Prometheus takes any Authorization header when it has no web config: the run must simply work
+    env = {"MLOBS_PROMETHEUS_URL": prometheus.url.replace("http://", f"http://bob:{PASSWORD}@")}
+    report = cli.json("metrics", "query", "vector(1)", expect=0, env=env)
+    assert report["result"][0]["value"] == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        pytest.param(None, "no data", id="success without data"),
+        pytest.param([], "instant vector", id="data is a list"),
+        pytest.param({"resultType": "vector", "result": [{"metric": {}, "value": [1, "abc"]}]}, "instant vector",
+                     id="a value that is not a number"),
+        pytest.param({"resultType": "vector"}, "instant vector", id="no result"),
+        pytest.param({"resultType": "table", "result": []}, "instant vector", id="unknown result type"),
+    ],
+)
+def test_an_instant_answer_of_another_shape_is_backend_unavailable(data, match):
+    body = {"status": "success"} if data is None else {"status": "success", "data": data}
+    with pytest.raises(BackendUnavailable, match=f"not the Prometheus API on /api/v1/query .*{match}"):
+        mock(lambda request: httpx.Response(200, json=body)).query("up")
+
+
+@pytest.mark.parametrize(
+    ("call", "data"),
+    [
+        pytest.param(lambda c: c.query_range("up", 0, 60, 15), {"resultType": "vector", "result": []},
+                     id="range: a vector"),
+        pytest.param(lambda c: c.query_range("up", 0, 60, 15),
+                     {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "x"]]}]}, id="range: not a number"),
+        pytest.param(lambda c: c.series(["up"]), [["up"]], id="series: not label sets"),
+        pytest.param(lambda c: c.label_names(), {"a": 1}, id="labels: an object"),
+        pytest.param(lambda c: c.buildinfo(), [], id="buildinfo: a list"),
+        pytest.param(lambda c: c.rules(), {"groups": [1]}, id="rules: groups that are not objects"),
+        pytest.param(lambda c: c.alerts(), [], id="alerts: a list (Alertmanager's API v1)"),
+        pytest.param(lambda c: c.alerts(), {"alerts": [{"labels": ["x"]}]}, id="alerts: labels that are a list"),
+        pytest.param(lambda c: c.metadata(), "text", id="metadata: a string"),
+    ],
+)
+def test_answers_of_another_shape_are_backend_unavailable(call, data):
+    with pytest.raises(BackendUnavailable, match="not the Prometheus API"):
+        call(mock(lambda request: ok(data)))
+
+
+@pytest.mark.parametrize(
+    ("call", "data"),
+    [
+        pytest.param(lambda c: c.query("rate(x[5m])"), {"resultType": "vector", "result": [
+            {"metric": {}, "histogram": [1, {"count": "2", "sum": "3", "buckets": []}]}]}, id="instant"),
+        pytest.param(lambda c: c.query_range("rate(x[5m])", 0, 60, 15), {"resultType": "matrix", "result": [
+            {"metric": {}, "histograms": [[1, {"count": "2", "sum": "3", "buckets": []}]]}]}, id="range"),
+    ],
+)
+def test_native_histograms_are_refused_with_advice(call, data):
+    with pytest.raises(InputError, match="'rate.x.5m..' gives native histograms.*histogram_quantile"):
+        call(mock(lambda request: ok(data)))
+
+
+def test_alertmanager_alerts_of_another_shape():
+    with pytest.raises(BackendUnavailable, match="not a list of alerts"):
+        am(lambda request: httpx.Response(200, json=[{"labels": {"a": "b"}, "status": "active"}])).alerts()
+
+
+def test_the_servers_own_timeout_is_not_retried(impatient_prometheus):
+    sent = []
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            return super().handle_request(request)
+
+    with PrometheusClient(impatient_prometheus, transport=Counting(), backoff=(0, 0)) as c, \
+            pytest.raises(BackendUnavailable) as e:
+        c.query("sum(count_over_time(vector(1)[7d:1s]))")
+    assert str(e.value) == (f"prometheus {impatient_prometheus} gave up on the query: query timed out in expression "
+                            "evaluation (its --query.timeout)")
+    assert len(sent) == 1
+
+
+def test_a_canceled_query_is_not_retried():
+    sent = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(503, json={"status": "error", "errorType": "canceled",
+                                         "error": "query was canceled in expression evaluation"})
+
+    with pytest.raises(BackendUnavailable, match="gave up on the query: query was canceled in expression "
+                                                 "evaluation$"):
+        mock(handler).query("up")
+    assert len(sent) == 1
+
+
+def test_a_503_with_an_api_error_shows_its_error_not_the_json():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"status": "error", "errorType": "unavailable", "error": "store down"})
+
+    with pytest.raises(BackendUnavailable) as e:
+        mock(handler).query("up")
+    assert str(e.value) == "prometheus http://prom.test:9090 answered 503 Service Unavailable: store down"
+
+
+def test_a_string_result_is_named_a_string(client, prometheus):
+    with pytest.raises(InputError, match="'\"hello\"' is a string, not a number"):
+        client.query('"hello"', at=prometheus.end)
+
+
+@pytest.mark.parametrize(
+    ("url", "kwargs"),
+    [
+        pytest.param("http://prom.test", {"username": "mlobs", "password": PASSWORD}, id="from the settings"),
+        pytest.param(f"http://mlobs:{PASSWORD}@prom.test", {}, id="in the URL"),
+        pytest.param("http://mlobs:hunter%2F2@prom.test", {}, id="in the URL, percent-encoded"),
+    ],
+)
+def test_a_server_that_echoes_the_basic_credential_cannot_show_it(url, kwargs):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"status": "error", "errorType": "bad_data",
+                                         "error": f"no access for {request.headers['authorization']}"})
+
+    with PrometheusClient(url, transport=httpx.MockTransport(handler), **kwargs) as c, \
+            pytest.raises(InputError) as e:
+        c.buildinfo()
+    assert str(e.value).endswith("no access for Basic ****")
+
+
+@pytest.mark.parametrize("name", ["token", "access_token", "api_key", "password", "X-Amz-Signature"])
+def test_a_secret_in_the_query_string_is_masked(closed_port, name):
+    url = f"http://127.0.0.1:{closed_port}/prom?{name}=s3cr3t%2Bvalue&region=eu"
+    with PrometheusClient(url, backoff=()) as c, pytest.raises(BackendUnavailable) as e:
+        c.buildinfo()
+    assert f"http://127.0.0.1:{closed_port}/prom?{name}=****&region=eu" in str(e.value)
+    assert "s3cr3t" not in str(e.value)
+
+
+def test_a_server_that_echoes_a_query_string_secret_cannot_show_it():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text=f"upstream refused ?token={TOKEN}")
+
+    client = PrometheusClient(f"http://prom.test/?token={TOKEN}", transport=httpx.MockTransport(handler),
+                              backoff=())
+    with pytest.raises(BackendUnavailable) as e:
+        client.buildinfo()
+    assert TOKEN not in str(e.value) and "upstream refused ?token=****" in str(e.value)
+
+
+def test_gather_keeps_to_its_number_of_threads():
+    lock = threading.Lock()
+    running, most = 0, 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return ok({"resultType": "vector", "result": []})
+
+    c = mock(handler)
+    answers = c.gather({i: functools.partial(c.query, f"q{i}") for i in range(30)}, workers=4)
+    assert sorted(answers) == list(range(30)) and most == 4

@@ -3,10 +3,11 @@ metrics_reference.py (tolerance: its TOLERANCE), the layout drawn without a term
 
 from __future__ import annotations
 
-from metrics_reference import close, gauge_at, gauges, quantiles, rates
+from metrics_reference import close, gauge_at, gauges, increase, quantiles, rates
 from scenario import STEP, VERSIONS
 
 from mlobs_cli.metrics import dashboard as db
+from tests.conftest import backfilled_prometheus
 
 W = 300.0
 
@@ -37,18 +38,60 @@ def test_stat_cards(cli, server, scenario):
 
 
 def test_request_rate_by_model_over_24h(cli, server, scenario):
+    """Every 15 min over 24 h, each point a rate over the 15 min before it (the step, longer than the 5m window):
+    the points cover the whole day, so traffic that stops between two of them still shows."""
     at = scenario.end
+    step = 900.0  # 24 h every 15 min: a nice step for ~120 points, and a whole number of the scenario's STEP
     data = panels(cli.json("dashboard", "--once", "--prometheus", server.url, "--at", int(at), expect=0))[
         "Request Rate by Model (24h)"]["data"]
     assert [s["name"] for s in data["series"]] == sorted({v.model for v in VERSIONS})
     for s in data["series"]:
-        expected = {p["time"]: rates(scenario, "inference_requests_total", _seconds(p["time"]), W, ("model",),
+        expected = {p["time"]: rates(scenario, "inference_requests_total", _seconds(p["time"]), step, ("model",),
                                      model=s["name"])[(s["name"],)] for p in s["points"]}
-        assert len(s["points"]) == 97  # 24 h every 15 min (a nice step for ~120 points), both ends included
+        assert len(s["points"]) == 97  # both ends included
+        assert [_seconds(p["time"]) for p in s["points"]] == [at - 86400 + i * step for i in range(97)]
         for p in s["points"]:
             assert close(p["value"], expected[p["time"]], server.kind), (s["name"], p)
         assert close(s["last"], expected[s["points"][-1]["time"]], server.kind)
         assert close(s["max"], max(expected.values()), server.kind)
+        # the points after the first count every request of the day once: none falls between two points
+        day = sum(increase(times, values, at, 86400) for _, times, values in
+                  scenario.select("inference_requests_total", model=s["name"]))
+        assert close(sum(p["value"] * step for p in s["points"][1:]), day, server.kind)
+
+
+def test_requests_per_second_warns_below_half_the_baseline(cli, tmp_path):
+    """The catalogue's inference_requests_rate threshold (under 50% of the baseline: warn), on the stat card as in
+    `metrics summary`: traffic falling from 10/s to 4/s over the hour before `at`."""
+    at = 1795690000
+    samples = "".join(f'inference_requests_total{{model="m",version="v1"}} {_requests(t, at)} {t}\n'
+                      for t in range(at - 7200, at + 1, 15))
+    with backfilled_prometheus(tmp_path, samples + "# EOF\n") as url:
+        card = panels(cli.json("dashboard", "--once", "--prometheus", url, "--at", at, expect=0))["Requests/s"]["data"]
+        (row,) = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)["models"]
+    assert (card["value"], card["previous"]) == (4, 10)
+    assert card["level"] == row["requests_per_second"]["level"] == "warn"
+
+
+def _requests(t: int, at: int) -> float:
+    """A counter of 10 requests a second until half an hour before `at`, 4 a second since."""
+    drop = at - 1800
+    return 10.0 * (min(t, drop) - (at - 7200)) + 4.0 * max(0, t - drop)
+
+
+def test_gpu_memory_bars_name_the_instance(cli, tmp_path):
+    """Two nodes each with a GPU "0": one bar each, named instance/gpu_id, sorted by instance then GPU."""
+    at = 1795690000
+    used = {("node-b", "0"): 0.5, ("node-a", "1"): 0.25, ("node-a", "0"): 0.75, ("node-a10", "0"): 0.95}
+    samples = "".join(
+        f'gpu_memory_{kind}_bytes{{gpu_id="{gpu}",instance="{node}"}} {value} {at - n * 15}\n'
+        for kind in ("total", "used") for (node, gpu), share in used.items() for n in range(20, -1, -1)
+        for value in [80 * share if kind == "used" else 80])
+    with backfilled_prometheus(tmp_path, samples + "# EOF\n") as url:
+        bars = panels(cli.json("dashboard", "--once", "--prometheus", url, "--at", at, expect=0))[
+            "GPU Memory by Instance"]["data"]["bars"]
+    assert [(b["name"], b["value"], b["level"]) for b in bars] == [
+        ("node-a/0", 0.75, None), ("node-a/1", 0.25, None), ("node-a10/0", 0.95, "alert"), ("node-b/0", 0.5, None)]
 
 
 def test_latency_distribution(cli, server, scenario):
@@ -69,14 +112,13 @@ def test_latency_distribution(cli, server, scenario):
 def test_gpu_memory_bars_and_queue(cli, server, scenario):
     at = scenario.end
     shown = panels(cli.json("dashboard", "--once", "--prometheus", server.url, "--at", int(at), expect=0))
-    total = {labels["gpu_id"]: v for labels, v in gauges(scenario, "gpu_memory_total_bytes", at)}
-    expected = {labels["gpu_id"]: v / total[labels["gpu_id"]] for labels, v in gauges(scenario,
-                                                                                        "gpu_memory_used_bytes", at)}
+    total = {_gpu(labels): v for labels, v in gauges(scenario, "gpu_memory_total_bytes", at)}
+    expected = {_gpu(labels): v / total[_gpu(labels)] for labels, v in gauges(scenario, "gpu_memory_used_bytes", at)}
     bars = shown["GPU Memory by Instance"]["data"]["bars"]
     assert [b["name"] for b in bars] == sorted(expected)
     for b in bars:
         assert close(b["value"], expected[b["name"]], server.kind)
-        assert b["level"] == ("alert" if b["name"] == "gpu-3" else None)  # the saturation: 95% > 90%
+        assert b["level"] == ("alert" if b["name"] == "node-b/gpu-3" else None)  # the saturation: 95% > 90%
     (queue,) = shown["Request Queue Depth"]["data"]["series"]
     samples = list(scenario.select("request_queue_depth"))
     for p in queue["points"]:  # every 30 s, on the scenario's grid
@@ -124,7 +166,7 @@ def test_csv_lists_every_number_shown(cli, scenario_prometheus, scenario):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == "panel,item,value,change"
-    assert any(line.startswith("GPU Memory by Instance,gpu-3,0.95") for line in lines)
+    assert any(line.startswith("GPU Memory by Instance,node-b/gpu-3,0.95") for line in lines)
 
 
 def test_a_panel_of_ones_own(scenario_prometheus, scenario):
@@ -141,6 +183,10 @@ def test_a_panel_of_ones_own(scenario_prometheus, scenario):
     assert set(db.RENDERERS) == {"stat", "sparklines", "distribution", "bars", "health"}
 
 
+def _gpu(labels: dict[str, str]) -> str:
+    return f"{labels['instance']}/{labels['gpu_id']}"
+
+
 def _seconds(text: str) -> float:
     from mlobs_cli.timeparse import parse_time
 
@@ -153,10 +199,36 @@ def _minutes(n: int):
     return timedelta(minutes=n)
 
 
-
 def test_live_on_a_terminal_until_ctrl_c(scenario_prometheus):
     """On a TTY (a pseudo-terminal here) the dashboard draws in the alternate screen and refreshes until Ctrl-C,
     which exits 130; it restores the screen on the way out."""
+    import os
+
+    out, status = _live(scenario_prometheus.url, b"Model Health Summary")
+    assert b"Model Health Summary" in out and b"Requests/s" in out
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert out.rstrip().endswith(b"\x1b[?1049l")  # left the alternate screen
+
+
+def test_live_shows_the_errors_and_warnings_in_a_footer(fake_server):
+    """A failed panel says "see the errors": the errors, and the server's warnings, are on screen under the
+    panels. No real server fails one request of a view on demand, or warns, hence a fake one."""
+    from metrics_fakes import ok
+
+    def answer(path: str) -> tuple[int, str]:
+        if path.startswith("/api/v1/query_range"):
+            return 500, '{"status": "error", "errorType": "internal", "error": "range store down"}'
+        return ok({"resultType": "vector", "result": []}, warnings=["store eu-1 unreachable"])
+
+    out, _ = _live(fake_server(answer), b"store eu-1 unreachable")
+    screen = out.decode(errors="replace")
+    assert "a query of this panel failed (see the errors)" in screen
+    assert "range store down" in screen and "store eu-1 unreachable" in screen
+
+
+def _live(url: str, until: bytes) -> tuple[bytes, int]:
+    """`mlobs dashboard` on a pseudo-terminal 130 x 60 until `until` is drawn (30 s at most), then Ctrl-C: what
+    it wrote, and its wait status."""
     import os
     import pty
     import select
@@ -170,13 +242,13 @@ def test_live_on_a_terminal_until_ctrl_c(scenario_prometheus):
     if pid == 0:  # the child: mlobs on the terminal's side; never back into pytest
         try:
             os.environ.update({"COLUMNS": "130", "LINES": "60"})
-            os.execv(mlobs, [mlobs, "dashboard", "--prometheus", scenario_prometheus.url, "--refresh", "1"])
+            os.execv(mlobs, [mlobs, "dashboard", "--prometheus", url, "--refresh", "1"])
         finally:
             os._exit(127)
     out = b""
     deadline = time.monotonic() + 30
     try:
-        while b"Model Health Summary" not in out and time.monotonic() < deadline:
+        while until not in out and time.monotonic() < deadline:
             if select.select([fd], [], [], 0.2)[0]:
                 out += os.read(fd, 65536)
     finally:
@@ -187,6 +259,4 @@ def test_live_on_a_terminal_until_ctrl_c(scenario_prometheus):
             except OSError:  # the child closed the terminal
                 break
         _, status = os.waitpid(pid, 0)
-    assert b"Model Health Summary" in out and b"Requests/s" in out
-    assert os.waitstatus_to_exitcode(status) == 130
-    assert out.rstrip().endswith(b"\x1b[?1049l")  # left the alternate screen
+    return out, status

@@ -5,6 +5,10 @@ view with one failing query through a transport that forwards the others to the 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -64,13 +68,21 @@ def test_503_then_200_is_retried_end_to_end(cli, fake_server):
     assert report["result"][0]["labels"] == {"job": "a"} and answers == []
 
 
-def test_warnings_are_shown_and_kept(cli, fake_server):
+@pytest.mark.parametrize("command", VIEWS)
+def test_warnings_are_shown_kept_and_make_the_view_incomplete(cli, fake_server, command):
+    """Thanos names a store it could not reach only in `warnings` (no isPartial): an answer that carries one may
+    lack data, so the view is incomplete (exit 3), with the warning shown and in the JSON."""
     warning = "partial response: store eu-1 unreachable"
-    url = fake_server(lambda path: ok({"resultType": "vector", "result": []}, warnings=[warning]))
-    result = cli("metrics", "query", "up", "--prometheus", url, "-o", "json")
-    assert result.exit_code == 0
+    answers = {"/api/v1/query": {"resultType": "vector", "result": []},
+               "/api/v1/query_range": {"resultType": "matrix", "result": []}, "/api/v1/alerts": {"alerts": []}}
+    url = fake_server(lambda path: ok(answers[urlsplit(path).path], warnings=[warning]))
+    result = cli(*command, "--prometheus", url, "-o", "json")
+    assert result.exit_code == 3, result.stderr
     assert f"mlobs: warning: prometheus: {warning}" in result.stderr
-    assert json.loads(result.stdout)["warnings"] == [warning]
+    report = json.loads(result.stdout)
+    assert report["warnings"] == [warning] and report["complete"] is False
+    expected = f"the server warned: {warning} (so the answer may be incomplete)"
+    assert [e["message"] for e in report["errors"]] == [expected]
 
 
 def test_a_partial_answer_is_exit_3_with_the_data(cli, fake_server):
@@ -168,3 +180,20 @@ def test_a_refresh_shows_only_its_own_warnings_and_partial_answers(fake_server):
         second = summary.summarize(client, utc(1795690000), _five_minutes())
     assert not first.complete and first.warnings == ("store eu-1 unreachable",)
     assert second.complete and second.warnings == ()
+
+
+@pytest.mark.parametrize("command", [["metrics", "query", "up"], ["metrics", "summary"]],
+                         ids=["one request", "requests in threads"])
+def test_ctrl_c_during_a_hung_request_exits_130_at_once(hanging_server, command):
+    """Ctrl-C must not wait for the requests in flight to time out (10 s by default)."""
+    proc = subprocess.Popen([sys.executable, "-m", "mlobs_cli", *command, "--prometheus", hanging_server],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)  # the requests are sent, and hang
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=8)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and time.monotonic() - sent < 3, stderr
+    assert b"Traceback" not in stderr

@@ -128,3 +128,21 @@ def test_rules_of_the_server(alerting_prometheus):
     assert group["name"] == "serving"
     assert [r["name"] for r in group["rules"]] == ["HighLatencyP99", "CriticalErrorRate", "GpuMemoryHigh",
                                                     "GpuUtilizationLow"]
+
+
+def test_prometheus_flag_pointing_at_an_alertmanager(cli, alertmanager):
+    # Alertmanager 0.25 answers /api/v1/alerts with its own API v1: {"status": "success", "data": [...]}
+    result = cli("alerts", "firing", "--prometheus", alertmanager)
+    assert result.exit_code == 3 and result.stderr.count("\n") == 1
+    assert f"prometheus {alertmanager} answered something that is not the Prometheus API on /api/v1/alerts" in \
+        result.stderr
+
+
+@pytest.mark.parametrize("active_at", ["yesterday", "2026-13-40T00:00:00Z"])
+def test_an_alert_whose_start_is_not_a_time_is_the_servers_fault(active_at):
+    from mlobs_cli.errors import BackendUnavailable
+    from mlobs_cli.metrics.firing import from_prometheus
+
+    raw = [{"labels": {"alertname": "A", "severity": "critical"}, "state": "firing", "activeAt": active_at}]
+    with pytest.raises(BackendUnavailable, match="start time is not a time"):
+        from_prometheus(raw, datetime(2026, 11, 26, tzinfo=UTC))

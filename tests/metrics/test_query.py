@@ -4,6 +4,7 @@ metrics_reference.py; and the choice of step under Prometheus' 11,000-point limi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from metrics_reference import close, gauge_at, rates
@@ -61,8 +62,32 @@ def test_a_step_too_fine_is_widened_and_said(cli, scenario_prometheus, scenario)
     import json
 
     report = json.loads(result.stdout)
-    assert report["step"] == pytest.approx(10800 / 11000, abs=1e-3)
+    assert report["step"] == 0.982  # 10800 s / 10999 intervals, rounded up to the millisecond
     assert len(report["result"][0]["points"]) <= MAX_POINTS
+
+
+def test_a_widened_step_gives_at_most_11000_points(cli, scenario_prometheus, scenario):
+    """11,000 s every 500 ms: a step of exactly 1 s would give 11,001 points, both ends included."""
+    end = int(scenario.end)
+    report = cli.json("metrics", "query", "vector(1)", "--range", "--start", end - 11000, "--end", end, "--step",
+                      "500ms", "--prometheus", scenario_prometheus.url, expect=0)
+    (series,) = report["result"]
+    times = [parse_time(p["time"], "t").timestamp() for p in series["points"]]
+    assert 1 < report["step"] < 1.01 and f"using {report['step']:g}s" in report["note"]
+    assert {round(b - a, 3) for a, b in pairwise(times)} == {report["step"]}  # the server took the step
+    assert len(times) == 11000 // report["step"] + 1 <= MAX_POINTS
+
+
+def test_a_step_giving_exactly_11000_points_is_kept(cli, scenario_prometheus, scenario):
+    end = int(scenario.end)
+    result = cli("metrics", "query", "vector(1)", "--range", "--start", end - 10999, "--end", end, "--step", "1s",
+                 "--prometheus", scenario_prometheus.url, "-o", "json")
+    assert result.exit_code == 0 and result.stderr == ""
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["step"] == 1 and report["note"] is None
+    assert len(report["result"][0]["points"]) == MAX_POINTS
 
 
 @pytest.mark.parametrize(
@@ -73,15 +98,17 @@ def test_a_step_too_fine_is_widened_and_said(cli, scenario_prometheus, scenario)
         pytest.param(timedelta(days=30), None, 10800.0, id="30d: 3h"),
         pytest.param(timedelta(days=400), None, 172800.0, id="400d: whole days"),
         pytest.param(timedelta(hours=1), 1.0, 1.0, id="a step that fits is kept"),
-        pytest.param(timedelta(days=7), 1.0, 54.982, id="7d every 1s: widened to 11,000 points"),
-        pytest.param(timedelta(days=365), 60.0, 2866.91, id="a year every minute: widened, to the millisecond"),
+        pytest.param(timedelta(days=7), 1.0, 54.987, id="7d every 1s: widened to 11,000 points"),
+        pytest.param(timedelta(days=365), 60.0, 2867.17, id="a year every minute: widened, to the millisecond"),
+        pytest.param(timedelta(seconds=10999), 1.0, 1.0, id="exactly 11,000 points: kept"),
+        pytest.param(timedelta(seconds=11000), 1.0, 1.001, id="11,001 points: widened"),
     ],
 )
 def test_choose_step(span, step, expected):
     end = datetime(2026, 11, 26, tzinfo=UTC)
     chosen, note = choose_step(end - span, end, step)
     assert chosen == pytest.approx(expected, abs=1e-3)
-    assert span.total_seconds() / chosen <= MAX_POINTS
+    assert span.total_seconds() // chosen + 1 <= MAX_POINTS  # both ends are points
     assert (note is not None) == (step is not None and chosen != step)
 
 
@@ -110,9 +137,26 @@ def test_no_result_is_not_an_error(cli, scenario_prometheus, scenario):
     assert report["result"] == []
 
 
-def test_step_without_range_is_a_usage_error(cli, scenario_prometheus):
-    result = cli("metrics", "query", "up", "--step", "1m", "--prometheus", scenario_prometheus.url)
-    assert result.exit_code == 2 and "--step needs --range" in result.stderr
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(["--step", "1m"], "--step needs --range", id="--step"),
+        pytest.param(["--start", "-2h", "--end", "-1h"], "--start and --end need --range", id="--start --end"),
+        pytest.param(["--end", "-1h"], "--end needs --range", id="--end"),
+        pytest.param(["--range", "--at", "-1h"], "--at is for one moment", id="--at with --range"),
+    ],
+)
+def test_options_of_the_other_kind_of_query_are_usage_errors(cli, scenario_prometheus, options, message):
+    """Never dropped in silence: the query would run at a moment, or over a range, the user did not ask for."""
+    result = cli("metrics", "query", "up", *options, "--prometheus", scenario_prometheus.url)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_range_defaults_to_the_last_hour(cli, scenario_prometheus):
+    report = cli.json("metrics", "query", "vector(1)", "--range", "--prometheus", scenario_prometheus.url, expect=0)
+    start, end = (parse_time(report[k], k).timestamp() for k in ("start", "end"))
+    assert end - start == 3600 and report["step"] == 15
 
 
 
@@ -122,3 +166,48 @@ def test_markdown_names_the_query(cli, scenario_prometheus, scenario):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == f"`{RATE}`" and lines[2] == "| model | value | time |" and len(lines) == 4 + 4
+
+
+@pytest.mark.parametrize(
+    ("promql", "drawn"),
+    [
+        pytest.param("vector(1)/0", " Inf ", id="+Inf: drawn as a gap, shown as Inf"),
+        pytest.param("vector(0)/0", " — ", id="NaN: no value"),
+        pytest.param("(time() % 600) - 500", "-500", id="negative, down to -500"),
+    ],
+)
+def test_range_table_draws_any_number(cli, scenario_prometheus, scenario, promql, drawn):
+    result = cli("metrics", "query", promql, "--range", "--start", int(scenario.end - 3600), "--end",
+                 int(scenario.end), "--prometheus", scenario_prometheus.url)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert drawn in result.stdout
+
+
+def test_a_negative_series_draws_low_values_low(cli, scenario_prometheus, scenario):
+    """Every 10 min a ramp from -500 to +99: the sparkline rises from ▁ to █ each time, never starting tall."""
+    start = int(scenario.end // 600 * 600) - 3600
+    result = cli("metrics", "query", "(time() % 600) - 500", "--range", "--start", start, "--end", start + 599,
+                 "--step", "15s", "--prometheus", scenario_prometheus.url)
+    assert result.exit_code == 0, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if "▁" in line]
+    spark = row.split()[0]
+    assert spark[0] == "▁" and spark[-1] == "█" and list(spark) == sorted(spark)
+
+
+@pytest.mark.parametrize("columns", ["120", "0", "", "wide"])
+def test_range_table_never_cuts_a_number(cli, scenario_prometheus, scenario, columns):
+    """Wide labels and 7-digit counters in 120 columns (also what COLUMNS=0 or nonsense falls back to off a
+    terminal): the sparkline gives way, each number shows as -o json has it, to 6 significant digits."""
+    args = ("metrics", "query", "inference_requests_total", "--range", "--start", int(scenario.end - 3600), "--end",
+            int(scenario.end), "--prometheus", scenario_prometheus.url)
+    report = cli.json(*args, expect=0)
+    result = cli(*args, env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 120
+    for s in report["result"]:
+        values = [p["value"] for p in s["points"]]
+        (line,) = [line for line in lines if s["labels"]["instance" if "instance" in s["labels"] else "model"] in line
+                   and s["labels"]["version"] in line and f" {s['labels']['status']} " in line]
+        numbers = line.split()[-4:]
+        assert numbers == [f"{values[-1]:.6g}", f"{min(values):.6g}", f"{max(values):.6g}", str(len(values))]
