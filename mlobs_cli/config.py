@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from mlobs_cli.drift.thresholds import DriftConfig
 from mlobs_cli.errors import ConfigError
@@ -136,18 +135,15 @@ class Settings:
         return mask_secret(str(value)) if KEYS[name].secret else str(value)
 
 
-# Query-string parameters that carry a credential (`?token=`, `?access_token=`, `?api_key=`, `?password=`,
-# `X-Amz-Signature`): a proxy or a hosted Prometheus may take one there instead of a header.
-SECRET_PARAM = re.compile(r"token|pass|secret|key|auth|sig|cred", re.IGNORECASE)
-
-
-def secret_params(query: str) -> list[str]:
-    """The values of the credential-carrying parameters of a URL's query string, decoded."""
-    return [v for k, v in parse_qsl(query, keep_blank_values=True) if v and SECRET_PARAM.search(k)]
+# Query-string parameters that carry a credential, by their whole name: a redirect's Location, or a URL kept in a
+# walk's state, may hold one. A backend URL may not have a query string at all (backends.http.parse_url).
+SECRET_PARAMS = frozenset({"token", "access_token", "id_token", "refresh_token", "auth", "authorization", "password",
+                           "passwd", "pwd", "secret", "client_secret", "api_key", "apikey", "key", "sig", "signature",
+                           "code", "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
 
 
 def mask_secret(url: str) -> str:
-    """Hide the user and password of a URL and the values of its credential parameters (SECRET_PARAM); other
+    """Hide the user and password of a URL and the values of its credential parameters (SECRET_PARAMS); other
     strings are masked whole."""
     try:
         parts = urlsplit(url)
@@ -161,9 +157,9 @@ def mask_secret(url: str) -> str:
         return "****"
     if "@" in parts.netloc:
         parts = parts._replace(netloc="****@" + parts.netloc.rsplit("@", 1)[1])
-    if secret_params(parts.query):  # each other parameter kept as written
+    if parts.query:  # each other parameter kept as written
         fields = [f.partition("=") for f in parts.query.split("&")]
-        parts = parts._replace(query="&".join(k + "=****" if v and SECRET_PARAM.search(unquote_plus(k))
+        parts = parts._replace(query="&".join(k + "=****" if v and unquote_plus(k).lower() in SECRET_PARAMS
                                               else k + eq + v for k, eq, v in fields))
     return urlunsplit(parts)
 

@@ -88,6 +88,16 @@ def parse_time(text: str, option: str, *, reference: datetime | None = None) -> 
     return moment
 
 
+def ago(text: str, option: str, *, reference: datetime | None = None) -> datetime:
+    """`reference` (default: now) minus the duration `text` (`24h`), from EARLIEST to LATEST.
+
+    Raises:
+        InputError: Not a duration (a time of day is not one here), or reaching back past EARLIEST.
+    """
+    parse_duration(text, option)
+    return parse_time(text, option, reference=reference)
+
+
 def _time(text: str, option: str, base: datetime) -> datetime:
     value = text.strip()
     if value.lower() == "now":

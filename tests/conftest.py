@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -91,6 +92,16 @@ def cli() -> Cli:
 # -- real servers on loopback: started once per session, stopped by their PID ----------------------------------
 
 READY_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """For a test that sends a child Ctrl-C. A shell running pytest in the background without job control (or
+    nohup) has it ignore SIGINT, and a child inherits that: Python then never raises KeyboardInterrupt. A handled
+    signal is not inherited (exec resets it), so the children of this test see SIGINT."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def free_port() -> int:

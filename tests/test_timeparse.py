@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mlobs_cli.errors import InputError
-from mlobs_cli.timeparse import isoformat, parse_duration, parse_time, parse_window, prometheus_duration
+from mlobs_cli.timeparse import ago, isoformat, parse_duration, parse_time, parse_window, prometheus_duration
 
 REF = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -92,6 +92,15 @@ def test_a_zero_relative_time_shows_what_was_typed(text: str) -> None:
 def test_a_duration_too_long_is_an_input_error() -> None:
     with pytest.raises(InputError, match="too long"):
         parse_duration("99999999999y", "--window")
+
+
+def test_ago_is_a_duration_back_within_the_range() -> None:
+    assert ago("24h", "--current", reference=REF) == REF - timedelta(hours=24)
+    for text in ("60y", "3000y", "99999y"):  # before 1970-01-02, or past what a datetime can count back
+        with pytest.raises(InputError, match=rf"^--baseline '{text}': "):
+            ago(text, "--baseline", reference=REF)
+    with pytest.raises(InputError, match="expected a duration"):  # a time is not a duration before now
+        ago("2026-11-01", "--current", reference=REF)
 
 
 def test_windows() -> None:

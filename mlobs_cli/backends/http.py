@@ -10,7 +10,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
 
-from mlobs_cli.config import mask_secret, secret_params
+from mlobs_cli.config import mask_secret
 from mlobs_cli.errors import InputError
 
 # Why a URL does not parse, in our words: the parsers' messages quote the URL, and a password holding an unencoded
@@ -35,9 +35,14 @@ def parse_url(url: str, what: str) -> SplitResult:
         raise InputError(f"{what} URL is not valid: {_why_invalid(url)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{what} URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
+    if "?" in url or "#" in url:
+        # the API's paths are appended to the URL: after a query string they would be part of it
+        raise InputError(f"{what} URL {mask_secret(url)}: give the server's base URL, without a ?query or #fragment "
+                         "(credentials go in the environment or the config file, a ? or # in a password as %3F %23)")
     if "@" in url and "@" not in parts.netloc:
         # `http://bob:12/x@host` parses, as host `bob` and port 12: the request would go there
-        raise InputError(f"{what} URL is not valid: {ENCODE_PASSWORD}")
+        raise InputError(f"{what} URL is not valid: an @ after the host: {ENCODE_PASSWORD}, and an @ elsewhere "
+                         "written %40")
     return parts
 
 
@@ -71,12 +76,6 @@ def secrets(*values: str | None) -> tuple[str, ...]:
     it): each given secret, and a URL password also as httpx sends it, decoded."""
     found = {v for v in values if v} | {unquote(v) for v in values if v}
     return tuple(sorted(found, key=len, reverse=True))
-
-
-def url_secrets(parts: SplitResult) -> tuple[str, ...]:
-    """What a URL carries that no message may show: its password, and the values of its credential parameters
-    (`?token=`, config.SECRET_PARAM)."""
-    return (*((parts.password,) if parts.password else ()), *secret_params(parts.query))
 
 
 def basic(username: str | None, password: str | None) -> str | None:

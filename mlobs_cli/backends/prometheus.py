@@ -7,9 +7,9 @@ share, so a command never knows which of them it talks to. What it owns:
   settings (environment or config file), never from a flag; neither is ever part of an error message;
 - TLS verified by default, against a CA bundle of one's own (`prometheus.ca_file`) or not at all (`--insecure`);
 - one timeout for each try; bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
-  restarting server answers), never on a timeout, which has already waited as long as the user allowed, nor on
-  the server's own (`errorType` timeout or canceled: its `--query.timeout`), which a retry would only repeat on a
-  server already overloaded;
+  restarting server answers; a 504 only when it came at once), never on a timeout, which has already waited as
+  long as the user allowed, nor on the server's own (`errorType` timeout or canceled: its `--query.timeout`) or a
+  proxy's slow 504, which a retry would only repeat on a server already overloaded;
 - errors as mlobs errors: a server that cannot be reached or refuses -> `BackendUnavailable` (exit 3) with the
   URL masked; a request the server calls `bad_data`, or answers 400 or 422 with an error (invalid PromQL, a bad
   matcher, many-to-many matching) -> `InputError` (exit 2) with the server's own message; an answer that is not
@@ -49,6 +49,9 @@ BACKOFF = (0.2, 0.5)
 RETRY_STATUS = frozenset({502, 503, 504})
 # errorTypes of a 503 with which Prometheus gave up on the query itself (its --query.timeout, or a shutdown)
 GAVE_UP = frozenset({"timeout", "canceled"})
+# A 504 slower than this is a proxy that waited for the server as long as it allows: sent again, the query would
+# wait as long again on a server already too slow. A quick one is a proxy that lost its server for a moment.
+SLOW_GATEWAY_TIMEOUT = 1.0  # seconds
 # Transport failures after which nothing reached the server (or its answer was cut): safe to send a GET again.
 # A timeout is not among them: retrying it would multiply the wait the user set with prometheus.timeout.
 RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
@@ -128,7 +131,7 @@ class PrometheusClient:
         self.partial: list[str] = []  # the queries (or API paths) answered only in part, each once
         self._lock = threading.Lock()  # over warnings and partial, which gather's threads add to
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
-        self._secrets = http.secrets(token, password, *http.url_secrets(parts), http.basic(username, password),
+        self._secrets = http.secrets(token, password, parts.password, http.basic(username, password),
                                      http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
         headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
         if token:
@@ -324,6 +327,7 @@ class PrometheusClient:
         for attempt in range(len(self.backoff) + 1):
             if attempt:
                 time.sleep(self.backoff[attempt - 1])
+            sent = time.monotonic()
             try:
                 response = self._http.get(target, params=params)
             except httpx.TimeoutException as e:
@@ -344,6 +348,8 @@ class PrometheusClient:
             failure = BackendUnavailable(f"{self.name} {self.shown} answered {response.status_code} "
                                          f"{response.reason_phrase}"
                                          + (f": {error}" if error else self._first_line(response.text)))
+            if response.status_code == 504 and time.monotonic() - sent >= SLOW_GATEWAY_TIMEOUT:
+                raise failure
         assert failure is not None
         raise failure
 

@@ -63,7 +63,7 @@ def push(
         raise InputError("pushgateway job must not be empty: the gateway requires a job label")
     body = exposition(gauges).encode("utf-8")
     target = url.rstrip("/") + _group_path(job, grouping)
-    secrets = http.secrets(*http.url_secrets(parts),
+    secrets = http.secrets(parts.password,
                            http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
     if client is None:
         with httpx.Client(verify=http.tls(verify)) as own:

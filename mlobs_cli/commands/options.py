@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -85,11 +86,20 @@ def split_list(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
 
 
-# The URL flags of servers that take credentials, which come from the environment or the config file only. Any @ of
-# such a URL is its user:password@: http.parse_url refuses one anywhere else.
-URL_FLAGS = {"prometheus.url": "--prometheus", "alertmanager.url": "--alertmanager"}
+# The URL flags of servers that take credentials, which come from the environment or the config file only: a
+# command line is visible to every user of the machine (ps).
+URL_FLAGS = {"prometheus.url": "--prometheus", "alertmanager.url": "--alertmanager", "pushgateway.url": "--pushgateway"}
 URL_CREDENTIALS = {"prometheus.url": ", or the user and password in MLOBS_PROMETHEUS_USERNAME and "
                    "MLOBS_PROMETHEUS_PASSWORD"}
+
+
+def _has_credentials(url: str) -> bool:
+    """Whether `url` has a user or password (`user:password@host`): an @ elsewhere is not one."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL: the backend says so, without showing it
+        return False
+    return parts.username is not None or parts.password is not None
 
 
 def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, config: str | None, debug: bool,
@@ -105,7 +115,7 @@ def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, co
     resolved = cfg.resolve({"output": chosen.value if chosen else None, **flags}, config=config or app.config,
                            debug=app.debug)
     for key, flag in URL_FLAGS.items():
-        if resolved.sources[key] == "flag" and "@" in resolved[key]:
+        if resolved.sources[key] == "flag" and _has_credentials(resolved[key]):
             raise ConfigError(f"{flag}: a user or password in a URL on the command line is visible to every "
                                   f"user of the machine (ps); give the URL in {cfg.KEYS[key].env} or `{key}` in the "
                                   f"config file{URL_CREDENTIALS.get(key, '')}")

@@ -116,7 +116,7 @@ def period(text: str, option: str) -> Window:
         start, stop = timeparse.parse_window(text, option)
         return Window(start, stop)
     now = timeparse.now()
-    return Window(now - timeparse.parse_duration(text, option), now)
+    return Window(timeparse.ago(text, option, reference=now), now)
 
 
 def group_columns(names: tuple[str, ...]) -> tuple[str, ...]:

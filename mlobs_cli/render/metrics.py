@@ -140,44 +140,93 @@ def _range(result: RangeResult) -> RenderableType:
     return RangeTable(result) if result.series else Text("no series", style="dim")
 
 
+HEADS = ("last", "min", "max", "points")
+LABEL_FLOOR = 8  # a label column is cut to no fewer characters: enough to tell `node-0` from `node-1`
+
+
 class RangeTable:
-    """A series a row: labels, sparkline, last, min, max, points. The numbers always show whole: at the console's
-    width the sparkline shrinks first (to MIN_SPARK), then the label columns (with an ellipsis)."""
+    """A series a row: the labels that tell the series apart, sparkline, last, min, max, points; the labels every
+    series shares are said once, on a line above. The numbers always show whole: at the console's width the
+    sparkline shrinks first (to MIN_SPARK), then the label columns (to LABEL_FLOOR, with an ellipsis); narrower
+    still, each series becomes a block: its labels, then its sparkline and numbers, wrapped between numbers."""
 
     def __init__(self, result: RangeResult) -> None:
-        self.labels = result.labels
+        values = {n: {s.labels.get(n, "") for s in result.series} for n in result.labels}
+        self.labels = [n for n in result.labels if len(values[n]) > 1]
+        first = result.series[0].labels
+        self.heading = ", ".join(f"{_title(n)}={first.get(n, '')}" for n in result.labels if len(values[n]) == 1)
         self.rows = []
         for s in result.series:
-            values = [number(v) for _, v in s.points]
-            present = [v for v in values if v is not None]
-            self.rows.append(([s.labels.get(n, "") for n in self.labels], values,
-                              [_g(values[-1]), _g(min(present, default=None)), _g(max(present, default=None)),
-                               str(len(values))]))
+            points = [number(v) for _, v in s.points]
+            present = [v for v in points if v is not None]
+            self.rows.append(([s.labels.get(n, "") for n in self.labels], points,
+                              [_g(points[-1]), _g(min(present, default=None)), _g(max(present, default=None)),
+                               str(len(points))]))
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
-        heads = ("last", "min", "max", "points")
-        titles = ["metric" if n == "__name__" else n for n in self.labels]
-        numbers = [max(len(h), *(len(r[2][i]) for r in self.rows)) for i, h in enumerate(heads)]
+        if self.heading:
+            yield Text(f"every series: {self.heading}", style="dim", no_wrap=True, overflow="ellipsis")
+        width = options.max_width
+        titles = [_title(n) for n in self.labels]
+        numbers = [max(len(h), *(len(r[2][i]) for r in self.rows)) for i, h in enumerate(HEADS)]
         labels = [max(len(t), *(len(r[0][i]) for r in self.rows)) for i, t in enumerate(titles)]
-        room = options.max_width - 2 * (len(titles) + len(heads)) - sum(numbers)  # 2 between columns
+        floors = [min(w, LABEL_FLOOR) for w in labels]
+        room = width - 2 * (len(titles) + len(HEADS)) - sum(numbers)  # 2 between columns
+        if sum(floors) + MIN_SPARK > room:
+            yield from self._blocks(width)
+            return
         spark = max(MIN_SPARK, min(SPARK_WIDTH, room - sum(labels)))
-        labels = _shrink(labels, room - spark)
+        labels = _shrink(labels, floors, room - spark)
         t = Table(box=None, pad_edge=False, header_style="bold")
-        for title, width in zip(titles, labels, strict=True):
-            t.add_column(title, no_wrap=True, max_width=width, overflow="ellipsis")
+        for title, w in zip(titles, labels, strict=True):
+            t.add_column(title, no_wrap=True, max_width=w, overflow="ellipsis")
         t.add_column("", no_wrap=True)
-        for h, width in zip(heads, numbers, strict=True):
-            t.add_column(h, justify="right", no_wrap=True, min_width=width)
-        for names, values, cells in self.rows:
-            t.add_row(*names, sparkline(values, spark), *cells)
+        for h, w in zip(HEADS, numbers, strict=True):
+            t.add_column(h, justify="right", no_wrap=True, min_width=w)
+        for names, points, cells in self.rows:
+            t.add_row(*names, sparkline(points, spark), *cells)
         yield t
 
+    def _blocks(self, width: int) -> Any:
+        """A series a block, for a console too narrow for the table: its labels (wrapped, a value longer than the
+        line folded onto the next), then its sparkline and numbers, the sparkline narrowed to fit."""
+        pieces = [[f"{h} {c}" for h, c in zip(HEADS, cells, strict=True)] for _, _, cells in self.rows]
+        # one width for every block, so that the sparklines compare
+        spark = min(width, SPARK_WIDTH, max(MIN_SPARK, width - max(len("  ".join(p)) for p in pieces) - 2))
+        for i, (names, points, _) in enumerate(self.rows):
+            if i:
+                yield Text("")
+            said = ", ".join(f"{t}={v}" for t, v in zip(map(_title, self.labels), names, strict=True) if v)
+            if said:
+                yield Text(said, style="bold", overflow="fold")
+            for line in _pack([sparkline(points, spark), *pieces[i]], width):
+                # a line is wider than the console only where one piece is: wrapped, where print would crop it
+                yield Text(line, overflow="fold")
 
-def _shrink(widths: list[int], room: int) -> list[int]:
-    """`widths` cut down, widest first, until they fit in `room` or each is 1."""
+
+def _title(label: str) -> str:
+    return "metric" if label == "__name__" else label
+
+
+def _pack(pieces: list[str], width: int) -> list[str]:
+    """`pieces` two spaces apart, in as few lines of at most `width` as keep each piece whole."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 2 + len(piece) <= width:
+            lines[-1] += "  " + piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def _shrink(widths: list[int], floors: list[int], room: int) -> list[int]:
+    """`widths` cut down, widest first, until they fit in `room` or each is at its floor."""
     widths = list(widths)
-    while sum(widths) > room and max(widths, default=1) > 1:
-        widths[widths.index(max(widths))] -= 1
+    while sum(widths) > room:
+        above = [w if w > f else 0 for w, f in zip(widths, floors, strict=True)]
+        if not any(above):
+            break
+        widths[above.index(max(above))] -= 1
     return widths
 
 

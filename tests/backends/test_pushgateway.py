@@ -257,9 +257,9 @@ def samples(tmp_path: Path) -> tuple[str, str]:
     return write("ref.csv", 0.0), write("cur.csv", 1.0)
 
 
-def run_cli(*args: str):
+def run_cli(*args: str, url: str = ""):
     # MLOBS_CONFIG=/dev/null: no config file of the machine running the tests can change the result
-    return CliRunner().invoke(app, list(args), env={"MLOBS_CONFIG": "/dev/null", "MLOBS_PUSHGATEWAY_URL": "",
+    return CliRunner().invoke(app, list(args), env={"MLOBS_CONFIG": "/dev/null", "MLOBS_PUSHGATEWAY_URL": url,
                                                     "MLOBS_PUSHGATEWAY_JOB": "", "MLOBS_OUTPUT": ""})
 
 
@@ -282,8 +282,7 @@ def test_cli_publishes_the_json_report_psi(gateway, scrape, samples):
 def test_cli_unreachable_pushgateway_is_an_incomplete_report(closed_port, samples):
     url = f"http://user:s3cret@127.0.0.1:{closed_port}"
 
-    result = run_cli("drift", "compare", *samples, "--pushgateway", url, "--model", "llm-7b", "-o", "json",
-                     "--exit-zero")
+    result = run_cli("drift", "compare", *samples, "--model", "llm-7b", "-o", "json", "--exit-zero", url=url)
 
     assert result.exit_code == 3, result.output
     report = json.loads(result.stdout)
@@ -294,3 +293,11 @@ def test_cli_unreachable_pushgateway_is_an_incomplete_report(closed_port, sample
     assert error["message"].startswith("cannot reach pushgateway http://****@127.0.0.1:")
     assert result.stderr.startswith("mlobs: warning: pushgateway: cannot reach pushgateway http://****@127.0.0.1:")
     assert "s3cret" not in result.output
+
+
+def test_credentials_in_the_pushgateway_flag_are_refused(samples):
+    # a command line is visible to every user of the machine (ps): the URL with a password goes in the environment
+    result = run_cli("drift", "compare", *samples, "--model", "llm-7b", "--pushgateway",
+                     "http://user:s3cret@127.0.0.1:9091")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "MLOBS_PUSHGATEWAY_URL" in result.stderr and "s3cret" not in result.stderr

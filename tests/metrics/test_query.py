@@ -3,6 +3,7 @@ metrics_reference.py; and the choice of step under Prometheus' 11,000-point limi
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -194,20 +195,29 @@ def test_a_negative_series_draws_low_values_low(cli, scenario_prometheus, scenar
     assert spark[0] == "▁" and spark[-1] == "█" and list(spark) == sorted(spark)
 
 
-@pytest.mark.parametrize("columns", ["120", "0", "", "wide"])
+@pytest.mark.parametrize("columns", ["120", "80", "50", "40", "30", "0", "", "wide"])
 def test_range_table_never_cuts_a_number(cli, scenario_prometheus, scenario, columns):
-    """Wide labels and 7-digit counters in 120 columns (also what COLUMNS=0 or nonsense falls back to off a
-    terminal): the sparkline gives way, each number shows as -o json has it, to 6 significant digits."""
+    """Wide labels and 7-digit counters in any width (120 also what COLUMNS=0 or nonsense falls back to off a
+    terminal): each number shows as -o json has it, to 6 significant digits, after the labels that tell its series
+    apart; a row of the table, or where that does not fit a block a series, its numbers wrapped between numbers."""
     args = ("metrics", "query", "inference_requests_total", "--range", "--start", int(scenario.end - 3600), "--end",
             int(scenario.end), "--prometheus", scenario_prometheus.url)
     report = cli.json(*args, expect=0)
     result = cli(*args, env={"COLUMNS": columns})
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines and max(len(line) for line in lines) <= 120
+    assert lines and max(len(line) for line in lines) <= (int(columns) if columns.isdigit() and columns != "0" else 120)
+    flat = " ".join(result.stdout.split())
+    apart = {n for n in {n for s in report["result"] for n in s["labels"]}
+             if len({s["labels"].get(n) for s in report["result"]}) > 1}
+    drawn = []
     for s in report["result"]:
         values = [p["value"] for p in s["points"]]
-        (line,) = [line for line in lines if s["labels"]["instance" if "instance" in s["labels"] else "model"] in line
-                   and s["labels"]["version"] in line and f" {s['labels']['status']} " in line]
-        numbers = line.split()[-4:]
-        assert numbers == [f"{values[-1]:.6g}", f"{min(values):.6g}", f"{max(values):.6g}", str(len(values))]
+        numbers = [f"{values[-1]:.6g}", f"{min(values):.6g}", f"{max(values):.6g}", str(len(values))]
+        found = re.search(r"(?:^|\s)(?:last )?{} (?:min )?{} (?:max )?{} (?:points )?{}(?!\S)".format(
+            *map(re.escape, numbers)), flat)
+        assert found, (numbers, result.stdout)
+        drawn.append((found.start(), found.end(), {s["labels"][n] for n in apart if n in s["labels"]}))
+    drawn.sort(key=lambda d: d[0])
+    for (_, end, _), (start, _, labels) in pairwise([(0, 0, set()), *drawn]):
+        assert all(v in flat[end:start] for v in labels), result.stdout

@@ -1,16 +1,20 @@
-"""render/metrics.py drawn without a server: sparklines of any numbers, and the live dashboard's footer."""
+"""render/metrics.py drawn without a server: sparklines of any numbers, the range table at any width, and the live
+dashboard's footer."""
 
 from __future__ import annotations
 
 import io
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
 
+from mlobs_cli.backends.prometheus import Series
 from mlobs_cli.metrics.dashboard import Dashboard
-from mlobs_cli.render.metrics import SPARKS, live_screen, sparkline
+from mlobs_cli.metrics.query import RangeResult
+from mlobs_cli.render.metrics import SPARKS, _g, _shrink, live_screen, sparkline, table
 from mlobs_cli.results import BackendError
 
 INF, NAN = math.inf, math.nan
@@ -74,3 +78,94 @@ def test_live_footer_is_empty_without_errors_or_warnings():
 def test_a_failed_refresh_is_in_the_footer_under_the_last_dashboard():
     screen = _screen(live_screen(_dashboard(), "refresh failed: cannot reach prometheus"))
     assert screen[0].startswith("ML MODEL SERVING") and screen[-1].rstrip() == "refresh failed: cannot reach prometheus"
+
+
+# -- the range table ------------------------------------------------------------------------------------------------
+
+SHARED = {"__name__": "inference_requests_total", "job": "model-server", "namespace": "ml-serving-prod",
+          "model": "llm-7b", "version": "2024-11-03-a", "status": "200", "region": "eu-west-1", "cluster": "gpu-a"}
+LABEL_SETS = {
+    "one series": [{"__name__": "up", "job": "api", "instance": "node-0"}],
+    "two series apart only by instance": [{**SHARED, "instance": "node-0"}, {**SHARED, "instance": "node-1"}],
+    "ten labels apart": [{f"label{j}": f"v{j}-s{k}" for j in range(10)} for k in range(3)],
+}
+
+
+def _range_result(label_sets: list[dict[str, str]]) -> RangeResult:
+    """Series k: 5 + k points around 1.2e6 * (k + 1), so each number is 11 characters and no two series share one."""
+    t = datetime(2026, 11, 26, 3, tzinfo=UTC)
+    return RangeResult("q", t, t, 15.0, tuple(
+        Series(labels, tuple((i, 1222222.0 * (k + 1) + i * 7.123) for i in range(5 + k)))
+        for k, labels in enumerate(label_sets)))
+
+
+def _drawn(result: RangeResult, width: int) -> list[str]:
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    table(result, console)
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [120, 80, 50, 40, 30])
+@pytest.mark.parametrize("label_sets", LABEL_SETS.values(), ids=LABEL_SETS.keys())
+def test_a_range_table_shows_every_number_whole_beside_the_labels_of_its_series(label_sets, width):
+    result = _range_result(label_sets)
+    screen = _drawn(result, width)
+    assert max(len(line) for line in screen) <= width
+    flat = " ".join(" ".join(screen).split())  # a block's numbers may wrap onto the next line
+    apart = [n for n in result.labels if len({s.labels.get(n) for s in result.series}) > 1]
+    end = 0
+    for s in result.series:
+        values = [v for _, v in s.points]
+        numbers = [_g(values[-1]), _g(min(values)), _g(max(values)), str(len(values))]
+        # a row of the table, or the numbers line of a block
+        found = re.compile(r"(?:last )?{} (?:min )?{} (?:max )?{} (?:points )?{}(?!\S)".format(
+            *map(re.escape, numbers))).search(flat, end)
+        assert found, (numbers, screen)
+        # between the previous series' numbers and its own: the labels that tell this series apart
+        assert all(s.labels[n] in flat[end:found.start()] for n in apart), screen
+        end = found.end()
+
+
+def test_labels_every_series_shares_are_said_once_above_the_table():
+    screen = _drawn(_range_result(LABEL_SETS["two series apart only by instance"]), 80)
+    assert screen[0] == "every series: metric=inference_requests_total, cluster=gpu-a, job=model-server,…"
+    assert screen[1].split() == ["instance", "last", "min", "max", "points"]
+    assert [line.split()[0] for line in screen[2:]] == ["node-0", "node-1"]
+
+
+def test_one_series_has_no_label_columns():
+    screen = _drawn(_range_result(LABEL_SETS["one series"]), 80)
+    assert screen[0] == "every series: metric=up, instance=node-0, job=api"
+    assert screen[1].split() == ["last", "min", "max", "points"]
+
+
+def test_too_narrow_for_the_table_each_series_is_a_block():
+    screen = _drawn(_range_result(LABEL_SETS["two series apart only by instance"]), 40)
+    assert screen[1:] == [
+        "instance=node-0",
+        "▁▃▅▆█  last 1.22225e+06  min 1.22222e+06",
+        "max 1.22225e+06  points 5",
+        "",
+        "instance=node-1",
+        "▁▂▄▅▇█  last 2.44448e+06",
+        "min 2.44444e+06  max 2.44448e+06",
+        "points 6",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("widths", "floors", "room", "shrunk"),
+    [
+        pytest.param([20, 10, 6], [8, 8, 6], 30, [14, 10, 6], id="the widest gives way first"),
+        pytest.param([20, 10, 6], [8, 8, 6], 24, [9, 9, 6], id="then the next widest, in turn"),
+        pytest.param([20, 10, 6], [8, 8, 6], 10, [8, 8, 6], id="no room: every column at its floor"),
+        pytest.param([20, 10, 6], [8, 8, 6], 99, [20, 10, 6], id="room enough: unchanged"),
+    ],
+)
+def test_shrink(widths, floors, room, shrunk):
+    assert _shrink(widths, floors, room) == shrunk
+
+
+def test_a_number_wider_than_the_console_wraps_whole_onto_its_own_line():
+    screen = _drawn(_range_result(LABEL_SETS["one series"]), 12)
+    assert [line.rstrip() for line in screen[1:]] == ["▁▃▅▆█", "last", "1.22225e+06", "min", "1.22222e+06", "max", "1.22225e+06", "points 5"]
