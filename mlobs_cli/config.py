@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,15 +136,15 @@ class Settings:
         return mask_secret(str(value)) if KEYS[name].secret else str(value)
 
 
-# Query-string parameters that carry a credential, by their whole name: a redirect's Location, or a URL kept in a
-# walk's state, may hold one. A backend URL may not have a query string at all (backends.http.parse_url).
-SECRET_PARAMS = frozenset({"token", "access_token", "id_token", "refresh_token", "auth", "authorization", "password",
-                           "passwd", "pwd", "secret", "client_secret", "api_key", "apikey", "key", "sig", "signature",
-                           "code", "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
+# Query-string parameters that carry a credential (`?token=`, `?auth_token=`, `?api_key=`, `?sslpassword=`,
+# `X-Amz-Signature`, OAuth's `code`): a redirect's Location, or a URL kept in a walk's state, may hold one. Matched
+# inside the name: hiding a harmless value costs less than showing a secret. A backend URL may not have a query
+# string at all (backends.http.parse_url).
+SECRET_PARAM = re.compile(r"token|pass|secret|key|auth|sig|cred|^code$", re.IGNORECASE)
 
 
 def mask_secret(url: str) -> str:
-    """Hide the user and password of a URL and the values of its credential parameters (SECRET_PARAMS); other
+    """Hide the user and password of a URL and the values of its credential parameters (SECRET_PARAM); other
     strings are masked whole."""
     try:
         parts = urlsplit(url)
@@ -159,7 +160,7 @@ def mask_secret(url: str) -> str:
         parts = parts._replace(netloc="****@" + parts.netloc.rsplit("@", 1)[1])
     if parts.query:  # each other parameter kept as written
         fields = [f.partition("=") for f in parts.query.split("&")]
-        parts = parts._replace(query="&".join(k + "=****" if v and unquote_plus(k).lower() in SECRET_PARAMS
+        parts = parts._replace(query="&".join(k + "=****" if v and SECRET_PARAM.search(unquote_plus(k))
                                               else k + eq + v for k, eq, v in fields))
     return urlunsplit(parts)
 

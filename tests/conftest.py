@@ -94,11 +94,11 @@ def cli() -> Cli:
 READY_TIMEOUT = 20.0
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def sigint_reaches_children() -> Iterator[None]:
-    """For a test that sends a child Ctrl-C. A shell running pytest in the background without job control (or
+    """For the tests that send a child Ctrl-C. A shell running pytest in the background without job control (or
     nohup) has it ignore SIGINT, and a child inherits that: Python then never raises KeyboardInterrupt. A handled
-    signal is not inherited (exec resets it), so the children of this test see SIGINT."""
+    signal is not inherited (exec resets it), so the children of every test see SIGINT."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)

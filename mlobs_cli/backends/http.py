@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import ssl
 from collections.abc import Iterable
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -37,7 +37,8 @@ def parse_url(url: str, what: str) -> SplitResult:
         raise InputError(f"{what} URL {mask_secret(url)}: expected http://HOST:PORT or https://HOST:PORT")
     if "?" in url or "#" in url:
         # the API's paths are appended to the URL: after a query string they would be part of it
-        raise InputError(f"{what} URL {mask_secret(url)}: give the server's base URL, without a ?query or #fragment "
+        base = mask_secret(urlunsplit(parts._replace(query="", fragment="")))  # a query may hold any secret
+        raise InputError(f"{what} URL {base}: give the server's base URL, without a ?query or #fragment "
                          "(credentials go in the environment or the config file, a ? or # in a password as %3F %23)")
     if "@" in url and "@" not in parts.netloc:
         # `http://bob:12/x@host` parses, as host `bob` and port 12: the request would go there

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -165,11 +166,13 @@ class RangeTable:
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
         if self.heading:
-            yield Text(f"every series: {self.heading}", style="dim", no_wrap=True, overflow="ellipsis")
+            # wrapped, not cut: with one series, these are all that says which one it is
+            yield Text(f"every series: {self.heading}", style="dim", overflow="fold")
         width = options.max_width
         titles = [_title(n) for n in self.labels]
         numbers = [max(len(h), *(len(r[2][i]) for r in self.rows)) for i, h in enumerate(HEADS)]
-        labels = [max(len(t), *(len(r[0][i]) for r in self.rows)) for i, t in enumerate(titles)]
+        # in terminal cells: a CJK character or an emoji takes two
+        labels = [max(cell_len(t), *(cell_len(r[0][i]) for r in self.rows)) for i, t in enumerate(titles)]
         floors = [min(w, LABEL_FLOOR) for w in labels]
         room = width - 2 * (len(titles) + len(HEADS)) - sum(numbers)  # 2 between columns
         if sum(floors) + MIN_SPARK > room:

@@ -126,11 +126,24 @@ def test_a_range_table_shows_every_number_whole_beside_the_labels_of_its_series(
         end = found.end()
 
 
+def _heading(screen: list[str], labels: dict[str, str]) -> tuple[str, list[str]]:
+    """The `every series:` line(s) at the top of `screen`, joined, and the lines after them."""
+    heading = "every series: " + ", ".join(f"{'metric' if k == '__name__' else k}={v}"
+                                           for k, v in sorted(labels.items(), key=lambda kv: (kv[0] != "__name__",
+                                                                                               kv[0])))
+    for n in range(1, len(screen) + 1):  # wrapped at spaces, or a value folded anywhere
+        if "".join(screen[:n]).replace(" ", "") == heading.replace(" ", ""):
+            return heading, screen[n:]
+    raise AssertionError(f"no heading {heading!r} in {screen}")
+
+
 def test_labels_every_series_shares_are_said_once_above_the_table():
+    shared = {k: v for k, v in LABEL_SETS["two series apart only by instance"][0].items() if k != "instance"}
     screen = _drawn(_range_result(LABEL_SETS["two series apart only by instance"]), 80)
-    assert screen[0] == "every series: metric=inference_requests_total, cluster=gpu-a, job=model-server,…"
-    assert screen[1].split() == ["instance", "last", "min", "max", "points"]
-    assert [line.split()[0] for line in screen[2:]] == ["node-0", "node-1"]
+    heading, rest = _heading(screen, shared)  # all of them, wrapped: none is cut
+    assert heading.startswith("every series: metric=inference_requests_total, ") and "cluster=gpu-a" in heading
+    assert rest[0].split() == ["instance", "last", "min", "max", "points"]
+    assert [line.split()[0] for line in rest[1:]] == ["node-0", "node-1"]
 
 
 def test_one_series_has_no_label_columns():
@@ -139,9 +152,26 @@ def test_one_series_has_no_label_columns():
     assert screen[1].split() == ["last", "min", "max", "points"]
 
 
+def test_one_series_with_long_labels_shows_every_label_whole():
+    labels = {"__name__": "container_memory_working_set_bytes", "namespace": "ml-serving-prod", "pod":
+              "triton-llm-7b-v2-1-0-7c9f8d6b5-x2k4p", "container": "triton",
+              "node": "gpu-node-a100-17.eu-west-1.compute.internal"}
+    heading, rest = _heading(_drawn(_range_result([labels]), 60), labels)
+    assert all(f"{k}={v}" in heading for k, v in labels.items() if k != "__name__")
+    assert rest[0].split() == ["last", "min", "max", "points"]
+
+
+def test_wide_characters_are_measured_in_cells():
+    # 日本語 takes two cells a character: counted as one, the column would be cut before the ends that differ
+    sets = [{"model": f"日本語のモデル名前-{k}"} for k in range(2)]
+    screen = _drawn(_range_result(sets), 80)
+    assert [line.split()[0] for line in screen[1:]] == ["日本語のモデル名前-0", "日本語のモデル名前-1"]
+
+
 def test_too_narrow_for_the_table_each_series_is_a_block():
-    screen = _drawn(_range_result(LABEL_SETS["two series apart only by instance"]), 40)
-    assert screen[1:] == [
+    shared = {k: v for k, v in LABEL_SETS["two series apart only by instance"][0].items() if k != "instance"}
+    _, rest = _heading(_drawn(_range_result(LABEL_SETS["two series apart only by instance"]), 40), shared)
+    assert rest == [
         "instance=node-0",
         "▁▃▅▆█  last 1.22225e+06  min 1.22222e+06",
         "max 1.22225e+06  points 5",
@@ -167,5 +197,5 @@ def test_shrink(widths, floors, room, shrunk):
 
 
 def test_a_number_wider_than_the_console_wraps_whole_onto_its_own_line():
-    screen = _drawn(_range_result(LABEL_SETS["one series"]), 12)
-    assert [line.rstrip() for line in screen[1:]] == ["▁▃▅▆█", "last", "1.22225e+06", "min", "1.22222e+06", "max", "1.22225e+06", "points 5"]
+    _, rest = _heading(_drawn(_range_result(LABEL_SETS["one series"]), 12), LABEL_SETS["one series"][0])
+    assert [line.rstrip() for line in rest] == ["▁▃▅▆█", "last", "1.22225e+06", "min", "1.22222e+06", "max", "1.22225e+06", "points 5"]

@@ -107,7 +107,7 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path, sigint_reaches_children: None) -> Iterator[Callable[..., Terminal]]:
+def terminal(tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
     """terminal(*args) -> mlobs started in a pseudo-terminal (a TTY), in tmp_path; killed by its PID at the end."""
     started: list[Terminal] = []
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLOBS_")}, "NO_COLOR": "1",
