@@ -30,7 +30,6 @@ import asyncio
 import multiprocessing
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import scenario
 from mlobs_cli.backends.prometheus import PrometheusClient
 from mlobs_cli.metrics import summary
 from mlobs_cli.metrics.common import union
+from tests.conftest import free_port
 
 
 def start_prometheus(root: Path, text: str) -> tuple[subprocess.Popen, str]:
@@ -72,21 +72,23 @@ def start_prometheus(root: Path, text: str) -> tuple[subprocess.Popen, str]:
                              # the CPU part measures, at a moment of its own choosing
                              "--storage.tsdb.max-block-duration=2h"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    if not ready(url, 30):
+        proc.terminate()
+        sys.exit("prometheus did not get ready in 30 s")
+    return proc, url
+
+
+def ready(url: str, seconds: float) -> bool:
+    """Whether `url`/-/ready answers 200 within `seconds` (Prometheus, or the proxy in front of it)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return proc, url
+                return True
         except httpx.TransportError:
-            time.sleep(0.05)
-    proc.terminate()
-    sys.exit("prometheus did not get ready in 30 s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+            pass  # not listening yet
+        time.sleep(0.05)
+    return False
 
 
 def serve_delayed(port: int, upstream: int, one_way: float) -> None:
@@ -249,15 +251,8 @@ def delayed(url: str, rtt: float) -> Iterator[str]:
     proxy.start()
     try:
         target = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"{target}/-/ready", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    sys.exit(f"the round-trip proxy at {target} did not answer in 10 s")
-                time.sleep(0.05)
+        if not ready(target, 10):
+            sys.exit(f"the round-trip proxy at {target} did not answer in 10 s")
         yield target
     finally:
         proxy.terminate()

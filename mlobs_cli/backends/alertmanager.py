@@ -10,8 +10,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
-
 from mlobs_cli.backends.prometheus import PrometheusClient, checked_alerts
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import BackendUnavailable, ConfigError
@@ -67,14 +65,3 @@ class AlertmanagerClient(PrometheusClient):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BackendUnavailable(f"alertmanager {self.shown} answered {response.status_code} with something "
                                      "that is not JSON: check the URL") from None
-
-    @staticmethod
-    def _error_body(response: httpx.Response) -> dict[str, Any]:
-        # API v2 refuses a bad filter with 400 and a JSON string (or text): keep it as the server's message
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        if response.status_code == 400 and isinstance(body, str):
-            return {"errorType": "bad_data", "error": body}
-        return body if isinstance(body, dict) else {}

@@ -355,11 +355,14 @@ class PrometheusClient:
 
     @staticmethod
     def _error_body(response: httpx.Response) -> dict[str, Any]:
-        """The JSON object of an error answer, or {} (a proxy's HTML page, text)."""
+        """The JSON object of an error answer, or {} (a proxy's HTML page, text). A 400 whose body is a JSON string
+        (Alertmanager's API v2 refusing a bad filter) is that string as the server's message."""
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return {}
+        if response.status_code == 400 and isinstance(body, str):
+            return {"errorType": "bad_data", "error": body}
         return body if isinstance(body, dict) else {}
 
     def _body(self, response: httpx.Response) -> dict[str, Any]:
