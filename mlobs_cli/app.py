@@ -28,6 +28,7 @@ COMMANDS = {
     "dashboard": "dashboard:dashboard",
     "logs": "logs",
     "runbook": "runbook",
+    "trace": "trace",
     "config": "config",
 }
 

@@ -95,6 +95,20 @@ KEYS: dict[str, Key] = {
         Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
         Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low"),
+        # -- trace: keys of `mlobs trace` below this line --
+        Key("trace.source", str, None, "traces: OTLP JSON files (path or glob), jaeger+http(s)://HOST:16686 or "
+            "tempo+http(s)://HOST:3200", secret=True),
+        Key("trace.token", str, None, "bearer token sent to the trace server (env or file only)", secret=True),
+        Key("trace.username", str, None, "basic-auth user for the trace server (env or file only)"),
+        Key("trace.password", str, None, "basic-auth password for the trace server (env or file only)",
+            secret=True),
+        Key("trace.tenant", str, None, "X-Scope-OrgID header (multi-tenant Tempo)"),
+        Key("trace.ca_file", str, None, "CA bundle to verify the trace server's TLS certificate"),
+        Key("trace.insecure", bool, False, "do not verify the trace server's TLS certificate"),
+        Key("trace.timeout", float, 10.0, "seconds for each request to the trace server", minimum=0.001),
+        Key("trace.service", str, "gateway", "service whose traces a Jaeger search finds (the root service)"),
+        Key("trace.limit", int, 1000, "traces at most fetched from a trace server for `trace breakdown` and "
+            "`trace compare`", minimum=1),
         # -- runbook: keys of `mlobs runbook` below this line --
         Key("runbook.llm_models", list, [], "models that are LLMs: their latency SLO is runbook.llm_slo_ms"),
         Key("runbook.slo_ms", float, 100.0, "p99 latency SLO of a non-LLM model, in milliseconds", minimum=0.001),

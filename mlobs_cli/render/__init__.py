@@ -45,7 +45,8 @@ class Result(Protocol):
 # The view of each domain package (mlobs_cli/<domain>/) in this package (render/<view>.py). A view module may
 # define table(result, console), markdown_header(result) and markdown_footer(result); what it leaves out gets the
 # generic form. Looked up by the result's package, so rendering one command's result imports no other view.
-VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook"}
+VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook",
+         "trace": "trace"}
 
 
 def _view_name(result: object) -> str | None:

@@ -69,7 +69,7 @@ class FileStore(SqlLogStore):
         except duckdb.InvalidInputException as e:
             if self._format != "json" or self._skip_bad_lines or "Malformed JSON" not in str(e):
                 raise InputError(f"{self.source}: {samples.error_line(e)}") from e
-            self._warnings.extend(_malformed(self.files) or [BackendError("files", f"{self.source}: "
+            self._warnings.extend(malformed_lines(self.files) or [BackendError("files", f"{self.source}: "
                                   f"{samples.error_line(e)}; such lines skipped, the rest was read")])
             self._skip_bad_lines = True
 
@@ -176,7 +176,7 @@ def write(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, names: l
     return int(count)
 
 
-def _malformed(files: list[str]) -> list[BackendError]:
+def malformed_lines(files: list[str]) -> list[BackendError]:
     """One warning per file with malformed JSON lines, naming the first few line numbers."""
     out = []
     for path in files:
