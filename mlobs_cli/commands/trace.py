@@ -68,8 +68,8 @@ def breakdown(
 
     A trace counts in the window when its first span starts in it (the last hour unless --since, --from or --to
     say otherwise). A stage's share at pX is its pX self time (summed within each trace) over the pX end-to-end
-    latency (the root span's duration); "of all time" is its summed self time over the summed latency, and these
-    add up to 100%. The stage with the largest share of the p99 answers "is it queue wait or the forward pass?".
+    latency (the root span's duration); "of all time" is its summed self time over the summed latency (these add up
+    to 100% unless children of a span run in parallel, whose times are each counted). The stage with the largest share of the p99 answers "is it queue wait or the forward pass?".
 
     Example:
 

@@ -28,6 +28,7 @@ ABNORMAL_RANK = 0.99  # a stage slower than 99% of the baseline's is abnormal fo
 FAST_RANK = 0.01
 MIN_BASELINE = 20  # fewer spans than this of a name: too few to rank against
 COMPARE_FRACTIONS = (0.5, 0.99, 0.999)
+GROUPS = ("all", "slowest")
 
 
 @contextmanager
@@ -89,7 +90,9 @@ def breakdown(source: str | None, window: Window, model: str | None, slowest: fl
     the end-to-end latency, for all of them and for the `slowest` share by end-to-end latency."""
     with _store(source, settings) as store:
         totals, rows = store.stages(window, model, slowest, PERCENTILES)
-        groups = tuple(_group(t, [r for r in rows if r.group == t.group]) for t in totals)
+        found = {t.group: t for t in totals}
+        groups = tuple(_group(found.get(g) or TraceTotals(g, 0, 0, (), 0.0), [r for r in rows if r.group == g])
+                       for g in GROUPS)
         return BreakdownResult(store.source, window, model, slowest, groups, errors=tuple(store.warnings))
 
 
