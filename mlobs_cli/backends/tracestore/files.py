@@ -83,8 +83,8 @@ class FileTraceStore:
                     except (ValueError, SpanFormatError):
                         bad.append(number)
             if bad:
-                self._warnings.append(BackendError("files", f"{path}: {_lines(bad)} holding the trace "
-                                                            "are not OTLP JSON; skipped, the rest was read"))
+                self._warnings.append(BackendError("files", f"{path}: {_lines(bad)} holding the trace: "
+                                                            "not OTLP JSON; skipped, the rest was read"))
         return spans
 
     def stages(self, window: Window, model: str | None, slowest: float,
