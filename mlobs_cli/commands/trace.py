@@ -25,6 +25,10 @@ SourceOpt = Annotated[str | None, typer.Option(
     help="The traces: OTLP JSON files (a path or glob, gzip allowed), jaeger+http(s)://HOST:16686 or "
          "tempo+http(s)://HOST:3200; credentials in MLOBS_TRACE_TOKEN or MLOBS_TRACE_PASSWORD, not here "
          "[env: MLOBS_TRACE_SOURCE]")]
+RequestIdOpt = Annotated[str | None, typer.Option(metavar="ID", show_default=False, help=(
+    "Find the trace of this request by its trace_id in the prediction logs (--log-source)."))]
+LogSourceOpt = Annotated[str | None, typer.Option(metavar="PATH|URL|NAME", show_default=False, help=(
+    "The prediction logs --request-id is looked up in, as `mlobs logs --source` [env: MLOBS_LOG_SOURCE]"))]
 TraceIdArg = Annotated[str | None, typer.Argument(metavar="[TRACE_ID]", show_default=False,
                                                   help="The trace id: up to 32 hexadecimal digits.")]
 
@@ -33,9 +37,7 @@ TraceIdArg = Annotated[str | None, typer.Argument(metavar="[TRACE_ID]", show_def
 def show(
     ctx: typer.Context,
     trace_id: TraceIdArg = None,
-    request_id: Annotated[str | None, typer.Option(metavar="ID", show_default=False, help=(
-        "Find the trace of this request in the prediction logs (log.source, MLOBS_LOG_SOURCE) by its trace_id."
-    ))] = None,
+    request_id: RequestIdOpt = None, log_source: LogSourceOpt = None,
     source: SourceOpt = None, output: OutputOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
 ) -> None:
     """One trace as a waterfall: each span's offset, duration, self time and share of the critical path.
@@ -48,8 +50,10 @@ def show(
     Example:
 
         mlobs trace show 4bf92f3577b34da6a3ce929d0e0e4736 --source 'traces/*.jsonl'
+        mlobs trace show --request-id r-000042 --log-source 'logs/*.parquet' --source 'traces/*.jsonl'
     """
-    s = settings(ctx, output=output, config=config, debug=debug, **{"trace.source": source})
+    s = settings(ctx, output=output, config=config, debug=debug,
+                 **{"trace.source": source, "log.source": log_source})
     from mlobs_cli.trace import service
 
     _finish(service.show(source, service.trace_id_of(trace_id, request_id, s), s, request_id), s.output)
@@ -89,9 +93,7 @@ def compare(
     trace_id: TraceIdArg = None,
     baseline: Annotated[str, typer.Option(metavar="FROM..TO", help=(
         "The baseline period: FROM..TO (14d..7d, RFC 3339) or a duration before now."))] = "7d..1d",
-    request_id: Annotated[str | None, typer.Option(metavar="ID", show_default=False,
-                                                   help="Find the trace of this request in the prediction logs."
-                                                   )] = None,
+    request_id: RequestIdOpt = None, log_source: LogSourceOpt = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a stage is abnormal.")] = False,
     source: SourceOpt = None, output: OutputOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
 ) -> None:
@@ -102,7 +104,8 @@ def compare(
 
         mlobs trace compare 4bf92f3577b34da6a3ce929d0e0e4736 --source 'traces/*.jsonl' --baseline 7d..1d
     """
-    s = settings(ctx, output=output, config=config, debug=debug, **{"trace.source": source})
+    s = settings(ctx, output=output, config=config, debug=debug,
+                 **{"trace.source": source, "log.source": log_source})
     from mlobs_cli.logs import query
     from mlobs_cli.trace import service
 

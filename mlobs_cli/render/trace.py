@@ -13,7 +13,7 @@ from mlobs_cli.render import bar
 from mlobs_cli.trace.results import BreakdownResult, CompareResult, ShowResult, ms
 from mlobs_cli.trace.spans import SHOWN_ATTRIBUTES
 
-WATERFALL_WIDTH = 32
+WATERFALL_WIDTH = 24
 SHARE_WIDTH = 10
 VERDICT_STYLE = {"abnormal": "bold red", "fast": "cyan", "normal": "green", "no baseline": "dim"}
 
@@ -31,6 +31,16 @@ def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     for c in columns:
         t.add_column(c, justify="right" if c in right else "left", no_wrap=True)
     return t
+
+
+def _print(console: Console, t: Table, fold: str | None = None) -> None:
+    """Every column but `fold` keeps its widest cell (a number is never cut); `fold` wraps to what is left."""
+    for column in t.columns:
+        if column.header == fold:
+            column.no_wrap, column.overflow = False, "fold"
+        else:
+            column.min_width = max([len(str(column.header)), *(len(str(c)) for c in column.cells)])
+    console.print(t)
 
 
 def table(result: Any, console: Console) -> None:
@@ -64,8 +74,8 @@ def _show(result: ShowResult, console: Console) -> None:
     path: dict[str, list[tuple[int, int]]] = {}
     for seg in t.critical_path:
         path.setdefault(seg.span_id, []).append((seg.start_ns, seg.end_ns))
-    w = _table("span", "service", "offset", "ms", "self", "critical", "", "attributes",
-               right=("offset", "ms", "self", "critical"))
+    w = _table("span", "service", "start", "ms", "self", "path", "", "attributes",
+               right=("start", "ms", "self", "path"))
     for n in t.nodes:
         name = Text("  " * n.depth + n.span.name, style="bold red" if n.span.error else "")
         attributes = " ".join(f"{k}={n.span.attributes[k]}" for k in SHOWN_ATTRIBUTES if k in n.span.attributes)
@@ -73,9 +83,9 @@ def _show(result: ShowResult, console: Console) -> None:
                   _ms(ms(n.critical_ns)) if n.critical_ns else "", _waterfall(n.offset_ns, n.span.duration_ns,
                                                                              path.get(n.span.span_id, []), total),
                   Text(attributes))
-    console.print(w)
-    console.print("█ on the critical path  ▒ running, not on it; self: duration less the union of the children's "
-                  "time; red: error status", style="dim")
+    _print(console, w, fold="attributes")
+    console.print("start: ms after the trace's first span; path: ms on the critical path (█), ▒ running off it; "
+                  "self: duration less the union of the children's time; red: error status", style="dim")
     chain = []
     for seg in t.critical_path:
         if chain and chain[-1][0] == seg.name:
@@ -107,7 +117,7 @@ def _breakdown(result: BreakdownResult, console: Console) -> None:
             t.add_row(Text(s.name, style="bold" if s is dominant else ""), f"{s.spans:,}",
                       *(_ms(v) for v in s.duration_ms), *(_ms(v) for v in s.self_ms), _share(s.share_p50),
                       _share(s.share_p99), f"{bar(s.time_share, SHARE_WIDTH)} {_share(s.time_share)}")
-        console.print(t)
+        _print(console, t)
         if dominant is not None:
             console.print(f"most of the p99 latency: {dominant.name} ({_share(dominant.share_p99)})",
                           markup=False)
@@ -127,7 +137,7 @@ def _compare(result: CompareResult, console: Console) -> None:
         rank = "—" if c.self_rank is None else ("> max" if c.self_rank >= 1 else f"p{c.self_rank * 100:.3g}")
         t.add_row(c.name, _ms(c.duration_ms), _ms(c.self_ms), *(_ms(v) for v in q), f"{c.baseline_spans:,}", rank,
                   Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
-    console.print(t)
+    _print(console, t)
     console.print("rank: the self time's percentile rank among the baseline's spans of that name (> max: above all of "
                   "them); abnormal: above the baseline's p99", style="dim")
     for f in result.findings:

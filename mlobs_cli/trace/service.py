@@ -125,9 +125,8 @@ def compare(source: str | None, trace_id: str, baseline: Window, settings: Setti
                             COMPARE_FRACTIONS)
         checks = tuple(_check(n, r) for n, r in zip(t.nodes, ranks))
         findings = tuple(Finding("trace/abnormal-stage", "warn", c.name,
-                                 f"{c.name} self time {c.self_ms:.3g} ms is over the baseline's "
-                                 f"p{c.self_rank * 100:.3g} of {c.baseline_spans} spans "
-                                 f"(baseline p99 {c.baseline_self_ms[1]:.3g} ms)")
+                                 f"{c.name} self time {c.self_ms:.3g} ms: {_rank_words(c)} of the baseline's "
+                                 f"{c.baseline_spans:,} spans (their p99: {c.baseline_self_ms[1]:.3g} ms)")
                          for c in checks if c.verdict == "abnormal")
         return CompareResult(store.source, trace_id, baseline, ms(t.duration_ns), checks, t.problems, findings,
                              errors=tuple(store.warnings))
@@ -146,3 +145,8 @@ def _check(node: tree.Node, rank: RankRow) -> StageCheck:
                       self_ms=ms(node.self_ns), baseline_spans=rank.spans, duration_rank=rank.duration_rank,
                       self_rank=rank.self_rank, baseline_self_ms=tuple(ms(v) for v in rank.self_quantiles),
                       verdict=verdict)
+
+
+def _rank_words(check: StageCheck) -> str:
+    rank = check.self_rank or 0.0
+    return "above every one" if rank >= 1 else f"at percentile rank {rank * 100:.3g}"

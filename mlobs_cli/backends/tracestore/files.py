@@ -19,7 +19,7 @@ import duckdb
 from mlobs_cli.backends import samples
 from mlobs_cli.backends.logstore.files import connect, malformed_lines
 from mlobs_cli.backends.tracestore.base import RankRow, StageRow, TraceTotals
-from mlobs_cli.backends.tracestore.sql import SpanSql
+from mlobs_cli.backends.tracestore.sql import SpanSql, hashed
 from mlobs_cli.errors import InputError
 from mlobs_cli.logs.query import Window
 from mlobs_cli.results import BackendError
@@ -28,20 +28,26 @@ from mlobs_cli.trace.spans import Span, SpanFormatError, from_otlp
 MAX_LINES_NAMED = 5
 _VALUE = "STRUCT(stringValue VARCHAR, intValue VARCHAR, doubleValue DOUBLE, boolValue BOOLEAN)"
 _ATTRS = f"STRUCT(key VARCHAR, value {_VALUE})[]"
-OTLP_TYPE = (f"STRUCT(resource STRUCT(attributes {_ATTRS}), scopeSpans STRUCT(spans STRUCT(traceId VARCHAR, "
-             f"spanId VARCHAR, parentSpanId VARCHAR, name VARCHAR, startTimeUnixNano VARCHAR, "
-             f"endTimeUnixNano VARCHAR, attributes {_ATTRS})[])[])[]")
+_TIMES = "name VARCHAR, startTimeUnixNano VARCHAR, endTimeUnixNano VARCHAR"
+# Only what the statistics read: the attributes, a third of the reading, only when --model needs model_id.
+LEAN_TYPE = (f"STRUCT(scopeSpans STRUCT(spans STRUCT(traceId VARCHAR, spanId VARCHAR, parentSpanId VARCHAR, "
+             f"{_TIMES})[])[])[]")
+FULL_TYPE = (f"STRUCT(resource STRUCT(attributes {_ATTRS}), scopeSpans STRUCT(spans STRUCT(traceId VARCHAR, "
+             f"spanId VARCHAR, parentSpanId VARCHAR, {_TIMES}, attributes {_ATTRS})[])[])[]")
+LEAN = {"resource": "", "carried": "", "service": "NULL::VARCHAR", "model": "NULL::VARCHAR"}
+FULL = {"resource": "rs.resource.attributes AS rattrs, ", "carried": "rattrs, ",
+        "service": "coalesce(list_filter(rattrs, lambda a: a.key = 'service.name')[1].value.stringValue, 'unknown')",
+        "model": "coalesce(list_filter(span.attributes, lambda a: a.key = 'model_id')[1].value.stringValue, "
+                 "list_filter(rattrs, lambda a: a.key = 'model_id')[1].value.stringValue)"}
 FLATTEN = """
 CREATE OR REPLACE TEMP TABLE spans AS
-WITH r AS (SELECT unnest(resourceSpans) AS rs FROM otlp),
-s AS (SELECT rs.resource.attributes AS rattrs, unnest(rs.scopeSpans) AS ss FROM r),
-p AS (SELECT rattrs, unnest(ss.spans) AS span FROM s)
-SELECT span.traceId AS trace_id, span.spanId AS span_id, coalesce(span.parentSpanId, '') AS parent_id,
-       coalesce(span.name, '(unnamed)') AS name,
-       coalesce(list_filter(rattrs, lambda a: a.key = 'service.name')[1].value.stringValue, 'unknown') AS service,
+WITH r AS (SELECT unnest(resourceSpans) AS rs FROM {reader}),
+s AS (SELECT {resource}unnest(rs.scopeSpans) AS ss FROM r),
+p AS (SELECT {carried}unnest(ss.spans) AS span FROM s)
+SELECT {trace} AS trace_id, {span} AS span_id, {parent} AS parent_id,
+       coalesce(span.name, '(unnamed)') AS name, {service} AS service,
        TRY_CAST(span.startTimeUnixNano AS BIGINT) AS start_ns, TRY_CAST(span.endTimeUnixNano AS BIGINT) AS end_ns,
-       coalesce(list_filter(span.attributes, lambda a: a.key = 'model_id')[1].value.stringValue,
-                list_filter(rattrs, lambda a: a.key = 'model_id')[1].value.stringValue) AS model_id
+       {model} AS model_id
 FROM p
 WHERE span.traceId IS NOT NULL AND span.spanId IS NOT NULL
 """
@@ -61,8 +67,7 @@ class FileTraceStore:
         self.source = pattern
         self.files = samples.expand(pattern, "--source")
         self._warnings: list[BackendError] = []
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._sql: SpanSql | None = None
+        self._tables: dict[bool, SpanSql] = {}  # with the model_id column or without
 
     @property
     def warnings(self) -> list[BackendError]:
@@ -89,48 +94,52 @@ class FileTraceStore:
 
     def stages(self, window: Window, model: str | None, slowest: float,
                fractions: Sequence[float]) -> tuple[list[TraceTotals], list[StageRow]]:
-        return self._table().stages(window, model, slowest, fractions)
+        return self._table(model is not None).stages(window, model, slowest, fractions)
 
     def ranks(self, window: Window, model: str | None, values: Sequence[tuple[str, int, int]],
               fractions: Sequence[float]) -> list[RankRow]:
-        return self._table().ranks(window, model, values, fractions)
+        return self._table(model is not None).ranks(window, model, values, fractions)
 
-    def _table(self) -> SpanSql:
-        """The files' spans in a DuckDB table, flattened on first use."""
-        if self._sql is None:
-            self._con = connect()
+    def _table(self, with_model: bool) -> SpanSql:
+        """The files' spans in a DuckDB table, flattened on first use (with span attributes only when needed)."""
+        if with_model not in self._tables:
+            con = connect()
             try:
-                self._flatten(skip_bad_lines=False)
+                self._flatten(con, with_model, skip_bad_lines=False)
             except duckdb.InvalidInputException as e:
                 if "Malformed JSON" not in str(e):
                     raise InputError(f"{self.source}: {samples.error_line(e)}") from e
                 self._warnings.extend(malformed_lines(self.files) or [BackendError(
                     "files", f"{self.source}: {samples.error_line(e)}; such lines skipped, the rest was read")])
-                self._flatten(skip_bad_lines=True)
+                self._flatten(con, with_model, skip_bad_lines=True)
             except duckdb.Error as e:
                 raise InputError(f"{self.source}: {samples.error_line(e)}") from e
-            self._sql = SpanSql(self._con)
-        return self._sql
+            self._tables[with_model] = SpanSql(con)
+        return self._tables[with_model]
 
-    def _flatten(self, *, skip_bad_lines: bool) -> None:
-        assert self._con is not None
-        rel = self._con.read_json(self.files, format="newline_delimited", ignore_errors=skip_bad_lines,
-                                  columns={"resourceSpans": OTLP_TYPE})
-        rel.create_view("otlp", replace=True)
+    def _flatten(self, con: duckdb.DuckDBPyConnection, with_model: bool, *, skip_bad_lines: bool) -> None:
+        # read_json in the statement itself: a relation made by con.read_json first reads the files to sample them
+        files = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in self.files) + "]"
+        kind = FULL_TYPE if with_model else LEAN_TYPE
+        reader = (f"read_json({files}, format = 'newline_delimited', ignore_errors = {str(skip_bad_lines).lower()}, "
+                  f"columns = {{'resourceSpans': '{kind}'}})")
         try:
-            self._con.execute(FLATTEN)
+            con.execute(FLATTEN.format(**(FULL if with_model else LEAN), reader=reader, trace=hashed("span.traceId"),
+                                       span=hashed("span.spanId"), parent=hashed("span.parentSpanId")))
+        except duckdb.InvalidInputException:
+            raise  # a malformed line: _table finds and skips such lines
         except duckdb.Error as e:
             raise InputError(f"{self.source}: not OTLP JSON ({samples.error_line(e)})") from e
-        (untimed,) = self._con.execute("SELECT count(*) FROM spans WHERE start_ns IS NULL OR end_ns IS NULL"
-                                       ).fetchone()
+        (untimed,) = con.execute("SELECT count(*) FROM spans WHERE start_ns IS NULL OR end_ns IS NULL").fetchone()
         if untimed:
-            self._warnings.append(BackendError("files", f"{self.source}: {untimed} spans without a start or end "
-                                                        "time in nanoseconds; left out"))
-            self._con.execute("DELETE FROM spans WHERE start_ns IS NULL OR end_ns IS NULL")
+            message = f"{self.source}: {untimed} spans without a start or end time in nanoseconds; left out"
+            if all(w.message != message for w in self._warnings):
+                self._warnings.append(BackendError("files", message))
+            con.execute("DELETE FROM spans WHERE start_ns IS NULL OR end_ns IS NULL")
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
+        for table in self._tables.values():
+            table.con.close()
 
 
 def _open(path: str):  # noqa: ANN202 - a binary file object

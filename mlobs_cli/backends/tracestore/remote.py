@@ -19,7 +19,7 @@ from typing import Any
 from mlobs_cli.backends.logstore.files import connect
 from mlobs_cli.backends.prometheus import PrometheusClient
 from mlobs_cli.backends.tracestore.base import RankRow, StageRow, TraceTotals
-from mlobs_cli.backends.tracestore.sql import COLUMNS, SpanSql
+from mlobs_cli.backends.tracestore.sql import COLUMNS, SpanSql, hashed
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.logs.query import Window
@@ -103,10 +103,12 @@ class RemoteTraceStore(ABC):
             spans = self.search(window, model)
             con = connect()
             con.execute(f"CREATE TEMP TABLE spans ({COLUMNS})")
-            columns = list(zip(*((s.trace_id, s.span_id, s.parent_id, s.name, s.service, s.start_ns, s.end_ns,
-                                  _model(s)) for s in spans))) or [[]] * 8
-            con.execute("INSERT INTO spans SELECT " + ", ".join(f"unnest(${i + 1})" for i in range(8)),
-                        [list(c) for c in columns])
+            rows = [(s.trace_id, s.span_id, s.parent_id, s.name, s.service, s.start_ns, s.end_ns, _model(s))
+                    for s in spans]
+            columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(8)]
+            unnested = ", ".join(f"unnest(${i + 1}) AS c{i}" for i in range(8))
+            con.execute(f"INSERT INTO spans SELECT {hashed('c0')}, {hashed('c1')}, {hashed('c2')}, c3, c4, c5, c6, c7 "
+                        f"FROM (SELECT {unnested})", columns)
             self._tables[key] = SpanSql(con)
         return self._tables[key]
 
