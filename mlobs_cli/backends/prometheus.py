@@ -64,6 +64,10 @@ MAX_RESPONSE = 256 * 2**20  # bytes of a decoded answer: prometheus.max_response
 # proxies refuse long URLs (nginx answers 414 past 8 KiB, Go's servers 431 past 1 MiB of headers). Only the paths
 # where the API takes POST; a short query stays a GET, which every proxy and cache in front of a server allows.
 MAX_GET_QUERY = 4096
+# Past this, a request is refused before it is sent (exit 2): Prometheus reads 10 MB of a form at most and takes
+# what it cut for an empty query ("no expression found"), and no query a person or a rule file holds is this long.
+MAX_QUERY = 4 * 2**20
+MAX_URL_QUERY = 65536  # characters of a URL's query string: httpx's bound (and about every proxy's)
 POST_PATHS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
 
 TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None for the server's default
@@ -232,7 +236,7 @@ class PrometheusClient:
                 raise ValueError(kind)
             if any("histogram" in r for r in result):
                 raise self._native(promql)
-            return [Sample(dict(r["metric"]), float(r["value"][0]), float(r["value"][1])) for r in result]
+            return [Sample(_labels(r["metric"]), _time(r["value"][0]), float(r["value"][1])) for r in result]
 
     def query_range(self, promql: str, start: float | datetime, end: float | datetime, step: float) -> list[Series]:
         """`/api/v1/query_range`: `promql` evaluated every `step` seconds from start to end (both included).
@@ -251,7 +255,7 @@ class PrometheusClient:
                 raise ValueError(data["resultType"])
             if any("histograms" in r for r in data["result"]):
                 raise self._native(promql)
-            return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
+            return [Series(_labels(r["metric"]), tuple((_time(t), float(v)) for t, v in r["values"]))
                     for r in data["result"]]
 
     def buildinfo(self) -> dict[str, Any]:
@@ -262,18 +266,20 @@ class PrometheusClient:
         """`/api/v1/rules`: the rule groups the server evaluates (`kind` "alert" or "record" to keep one kind),
         each with its `rules`; VictoriaMetrics answers an empty list unless vmalert is behind it."""
         params = [("type", kind)] if kind else []
-        groups = self._dict("/api/v1/rules", params).get("groups") or []
+        data = self._dict("/api/v1/rules", params)
         with self._api("/api/v1/rules", "rule groups"):
-            if not all(isinstance(g, dict) and isinstance(g.get("rules", []), list) for g in groups):
+            groups = data["groups"]  # a success without it is another API's answer, not "no rules"
+            if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("rules", []), list) for g in groups):
                 raise TypeError(groups)
             return list(groups)
 
     def alerts(self) -> list[dict[str, Any]]:
         """`/api/v1/alerts`: the alerts now pending or firing, each with labels, annotations, state, activeAt
         (RFC 3339) and value (a string)."""
-        alerts = self._dict("/api/v1/alerts", []).get("alerts") or []
+        data = self._dict("/api/v1/alerts", [])
         with self._api("/api/v1/alerts", "a list of alerts"):
-            return checked_alerts(alerts)
+            # a success without `alerts` is another API's answer: read as "nothing firing", it would say all is well
+            return checked_alerts(data["alerts"])
 
     def metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
         """`/api/v1/metadata`: metric name -> its type, help and unit as the targets expose them. Empty for series
@@ -369,8 +375,15 @@ class PrometheusClient:
 
     def _request(self, path: str, params: list[tuple[str, str]]) -> httpx.Request:
         target = self.url + path
-        if path in POST_PATHS and len(str(httpx.QueryParams(params))) > MAX_GET_QUERY:
+        size = len(str(httpx.QueryParams(params)))
+        if size > MAX_QUERY:
+            raise InputError(f"the request to {self.name} would be {size / 2**20:.1f} MiB long, over the "
+                             f"{MAX_QUERY // 2**20} MiB mlobs sends: shorten the query")
+        if path in POST_PATHS and size > MAX_GET_QUERY:
             return self._http.build_request("POST", target, data=dict_multi(params))
+        if size > MAX_URL_QUERY:  # httpx refuses it (InvalidURL), and the API takes no POST on this path
+            raise InputError(f"the request to {self.name} on {path} would be a URL of {size:,} characters, over "
+                             f"the {MAX_URL_QUERY:,} a URL may have: use fewer or shorter series selectors")
         return self._http.build_request("GET", target, params=params)
 
     @staticmethod
@@ -459,15 +472,39 @@ class PrometheusClient:
 
 
 def checked_alerts(alerts: Any) -> list[dict[str, Any]]:
-    """`alerts` as a list of alerts, each an object whose labels, annotations and status (when present) are objects;
+    """`alerts` as a list of alerts, each an object whose labels and annotations (when present) map strings to
+    strings, whose status (when present) is an object, and whose state and times (when present) are strings;
     TypeError otherwise."""
     if not isinstance(alerts, list):
         raise TypeError(alerts)
     for a in alerts:
-        if not isinstance(a, dict) or not all(isinstance(a.get(k) or {}, dict)
-                                              for k in ("labels", "annotations", "status")):
+        if not isinstance(a, dict) or not isinstance(a.get("status") or {}, dict):
+            raise TypeError(a)
+        for key in ("labels", "annotations"):
+            _labels(a.get(key) or {})
+        texts = [a.get(k) for k in ("state", "activeAt", "startsAt")] + [(a.get("status") or {}).get("state")]
+        if not all(t is None or isinstance(t, str) for t in texts):
             raise TypeError(a)
     return alerts
+
+
+# Unix seconds of 0001-01-01 and 9999-12-31: a time outside them has no datetime, and no real server sends one
+EARLIEST, LATEST = -62135596800.0, 253402300799.0
+
+
+def _labels(labels: Any) -> dict[str, str]:
+    """A label set (or annotations) as the API documents it, strings to strings; TypeError otherwise."""
+    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise TypeError(labels)
+    return dict(labels)
+
+
+def _time(value: Any) -> float:
+    """A sample's time, in Unix seconds; ValueError for one no calendar holds (or not a number)."""
+    seconds = float(value)
+    if not EARLIEST <= seconds <= LATEST:  # NaN too
+        raise ValueError(value)
+    return seconds
 
 
 def max_response(settings: Settings) -> int:
