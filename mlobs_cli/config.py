@@ -65,7 +65,10 @@ KEYS: dict[str, Key] = {
         Key("prometheus.tenant", str, None, "X-Scope-OrgID header (Mimir, Cortex)"),
         Key("prometheus.ca_file", str, None, "CA bundle to verify Prometheus' TLS certificate"),
         Key("prometheus.insecure", bool, False, "do not verify Prometheus' TLS certificate"),
-        Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus", minimum=0.001),
+        Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus (or Alertmanager), all of "
+            "it: connect, headers and body", minimum=0.001),
+        Key("prometheus.max_response_mib", float, 256.0, "MiB an answer of Prometheus (or Alertmanager) may have "
+            "once decoded; a larger one ends the command (exit 3)", minimum=0.001),
         # named endpoints, as kubectl's: `contexts: {prod-eu: {url: ..., token: ...}}`, chosen with --context NAME
         # or `context:`; a chosen context supplies every prometheus.* key a flag or MLOBS_* variable does not
         Key("context", str, None, "the entry of `contexts` to use (--context NAME)"),

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from mlobs_cli.backends.prometheus import PrometheusClient, checked_alerts
+from mlobs_cli.backends.prometheus import PrometheusClient, checked_alerts, max_response
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import BackendUnavailable, ConfigError
 
@@ -26,7 +26,8 @@ class AlertmanagerClient(PrometheusClient):
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AlertmanagerClient:
-        """A client for `alertmanager.url` and `alertmanager.token`; TLS, tenant and timeout as for Prometheus.
+        """A client for `alertmanager.url` and `alertmanager.token`; TLS, tenant, timeout and the bound on an
+        answer's size as for Prometheus.
 
         Raises:
             ConfigError: No `alertmanager.url` is set.
@@ -36,7 +37,7 @@ class AlertmanagerClient(PrometheusClient):
             raise ConfigError("no Alertmanager URL: pass --alertmanager URL or set MLOBS_ALERTMANAGER_URL")
         verify: bool | str = False if settings["prometheus.insecure"] else (settings["prometheus.ca_file"] or True)
         return cls(url, token=settings["alertmanager.token"], tenant=settings["prometheus.tenant"], verify=verify,
-                   timeout=settings["prometheus.timeout"], **kwargs)
+                   timeout=settings["prometheus.timeout"], max_response=max_response(settings), **kwargs)
 
     def alerts(self, *, silenced: bool = False, inhibited: bool = False) -> list[dict[str, Any]]:
         """`/api/v2/alerts`: the active alerts, each with labels, annotations, startsAt (RFC 3339), status

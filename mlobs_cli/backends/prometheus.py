@@ -6,7 +6,10 @@ share, so a command never knows which of them it talks to. What it owns:
 - auth: a bearer token, or basic auth (username and password, or `user:pass@` in the URL), both taken from the
   settings (environment or config file), never from a flag; neither is ever part of an error message;
 - TLS verified by default, against a CA bundle of one's own (`prometheus.ca_file`) or not at all (`--insecure`);
-- one timeout for each try; bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
+- one timeout for each try, for the whole of it (connect, headers and body: a server that trickles bytes ends
+  there too), and a bound on the size of an answer once decoded (`prometheus.max_response_mib`: a small gzip
+  answer may inflate to gigabytes); a query string too long for a URL sent as a POST form, as Grafana does;
+  bounded retries with backoff on connection errors and 502/503/504 (what a proxy or a
   restarting server answers; a 504 only when it came at once), never on a timeout, which has already waited as
   long as the user allowed, nor on the server's own (`errorType` timeout or canceled: its `--query.timeout`) or a
   proxy's slow 504, which a retry would only repeat on a server already overloaded;
@@ -56,6 +59,16 @@ SLOW_GATEWAY_TIMEOUT = 1.0  # seconds
 # A timeout is not among them: retrying it would multiply the wait the user set with prometheus.timeout.
 RETRY_ERRORS = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 TENANT_HEADER = "X-Scope-OrgID"  # Mimir, Cortex (and Thanos receive, with its default tenant header)
+MAX_RESPONSE = 256 * 2**20  # bytes of a decoded answer: prometheus.max_response_mib
+# Past this many characters of query string a request goes as a POST form (as Grafana sends queries): servers and
+# proxies refuse long URLs (nginx answers 414 past 8 KiB, Go's servers 431 past 1 MiB of headers). Only the paths
+# where the API takes POST; a short query stays a GET, which every proxy and cache in front of a server allows.
+MAX_GET_QUERY = 4096
+# Past this, a request is refused before it is sent (exit 2): Prometheus reads 10 MB of a form at most and takes
+# what it cut for an empty query ("no expression found"), and no query a person or a rule file holds is this long.
+MAX_QUERY = 4 * 2**20
+MAX_URL_QUERY = 65536  # characters of a URL's query string: httpx's bound (and about every proxy's)
+POST_PATHS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
 
 TimeArg = float | datetime | None  # Unix seconds, an aware datetime, or None for the server's default
 # Requests of one view in flight at once: a dashboard's ~20 queries cost about two rounds of its slowest one,
@@ -97,7 +110,8 @@ class PrometheusClient:
         username, password: Basic auth; not together with `token`.
         tenant: The `X-Scope-OrgID` header Mimir and Cortex need.
         verify: True (system CAs), a CA bundle path, or False (`--insecure`).
-        timeout: Seconds for each try to connect, send and read.
+        timeout: Seconds for each try, all of it: connect, send, read the headers and the body.
+        max_response: Bytes an answer may have once decoded (default MAX_RESPONSE).
         backoff: Pauses before each retry (default BACKOFF); its length is the number of retries.
         transport: An httpx transport to send through (tests pass `httpx.MockTransport`).
 
@@ -119,6 +133,7 @@ class PrometheusClient:
         tenant: str | None = None,
         verify: bool | str = True,
         timeout: float = 10.0,
+        max_response: int = MAX_RESPONSE,
         backoff: Sequence[float] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -131,6 +146,8 @@ class PrometheusClient:
         self.partial: list[str] = []  # the queries (or API paths) answered only in part, each once
         self._lock = threading.Lock()  # over warnings and partial, which gather's threads add to
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
+        self.timeout = timeout
+        self.max_response = max_response
         self._secrets = http.secrets(token, password, parts.password, http.basic(username, password),
                                      http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
         headers = {"Accept": "application/json", "User-Agent": f"mlobs/{__version__}"}
@@ -139,13 +156,13 @@ class PrometheusClient:
         if tenant:
             headers[TENANT_HEADER] = tenant
         auth = httpx.BasicAuth(username, password or "") if username else None
-        self._http = httpx.Client(headers=headers, auth=auth, verify=http.tls(verify), timeout=timeout,
-                                  transport=transport, follow_redirects=False)
+        self._http = http.client(headers=headers, auth=auth, verify=http.tls(verify), timeout=timeout,
+                                 transport=transport, follow_redirects=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> PrometheusClient:
         """A client for the `prometheus.*` settings (url, token, username, password, tenant, ca_file, insecure,
-        timeout). `kwargs` go to the constructor (tests pass a transport).
+        timeout, max_response_mib). `kwargs` go to the constructor (tests pass a transport).
 
         Raises:
             ConfigError: No `prometheus.url` is set.
@@ -157,7 +174,7 @@ class PrometheusClient:
         verify: bool | str = False if settings["prometheus.insecure"] else (settings["prometheus.ca_file"] or True)
         return cls(url, token=settings["prometheus.token"], username=settings["prometheus.username"],
                    password=settings["prometheus.password"], tenant=settings["prometheus.tenant"], verify=verify,
-                   timeout=settings["prometheus.timeout"], **kwargs)
+                   timeout=settings["prometheus.timeout"], max_response=max_response(settings), **kwargs)
 
     def __enter__(self) -> Self:
         return self
@@ -219,7 +236,7 @@ class PrometheusClient:
                 raise ValueError(kind)
             if any("histogram" in r for r in result):
                 raise self._native(promql)
-            return [Sample(dict(r["metric"]), float(r["value"][0]), float(r["value"][1])) for r in result]
+            return [Sample(_labels(r["metric"]), _time(r["value"][0]), float(r["value"][1])) for r in result]
 
     def query_range(self, promql: str, start: float | datetime, end: float | datetime, step: float) -> list[Series]:
         """`/api/v1/query_range`: `promql` evaluated every `step` seconds from start to end (both included).
@@ -238,7 +255,7 @@ class PrometheusClient:
                 raise ValueError(data["resultType"])
             if any("histograms" in r for r in data["result"]):
                 raise self._native(promql)
-            return [Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
+            return [Series(_labels(r["metric"]), tuple((_time(t), float(v)) for t, v in r["values"]))
                     for r in data["result"]]
 
     def buildinfo(self) -> dict[str, Any]:
@@ -249,18 +266,20 @@ class PrometheusClient:
         """`/api/v1/rules`: the rule groups the server evaluates (`kind` "alert" or "record" to keep one kind),
         each with its `rules`; VictoriaMetrics answers an empty list unless vmalert is behind it."""
         params = [("type", kind)] if kind else []
-        groups = self._dict("/api/v1/rules", params).get("groups") or []
+        data = self._dict("/api/v1/rules", params)
         with self._api("/api/v1/rules", "rule groups"):
-            if not all(isinstance(g, dict) and isinstance(g.get("rules", []), list) for g in groups):
+            groups = data["groups"]  # a success without it is another API's answer, not "no rules"
+            if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("rules", []), list) for g in groups):
                 raise TypeError(groups)
             return list(groups)
 
     def alerts(self) -> list[dict[str, Any]]:
         """`/api/v1/alerts`: the alerts now pending or firing, each with labels, annotations, state, activeAt
         (RFC 3339) and value (a string)."""
-        alerts = self._dict("/api/v1/alerts", []).get("alerts") or []
+        data = self._dict("/api/v1/alerts", [])
         with self._api("/api/v1/alerts", "a list of alerts"):
-            return checked_alerts(alerts)
+            # a success without `alerts` is another API's answer: read as "nothing firing", it would say all is well
+            return checked_alerts(data["alerts"])
 
     def metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
         """`/api/v1/metadata`: metric name -> its type, help and unit as the targets expose them. Empty for series
@@ -322,14 +341,15 @@ class PrometheusClient:
     # -- the plumbing -------------------------------------------------------------------------------------------
 
     def _send(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
-        target = self.url + path
         failure: BackendUnavailable | None = None
         for attempt in range(len(self.backoff) + 1):
             if attempt:
                 time.sleep(self.backoff[attempt - 1])
             sent = time.monotonic()
             try:
-                response = self._http.get(target, params=params)
+                response = http.send(self._http, self._request(path, params), seconds=self.timeout,
+                                     limit=self.max_response, what=f"{self.name} {self.shown}",
+                                     hint="prometheus.max_response_mib")
             except httpx.TimeoutException as e:
                 raise BackendUnavailable(f"{self.name} {self.shown} did not answer in time "
                                          f"({type(e).__name__}; prometheus.timeout)") from None
@@ -352,6 +372,19 @@ class PrometheusClient:
                 raise failure
         assert failure is not None
         raise failure
+
+    def _request(self, path: str, params: list[tuple[str, str]]) -> httpx.Request:
+        target = self.url + path
+        size = len(str(httpx.QueryParams(params)))
+        if size > MAX_QUERY:
+            raise InputError(f"the request to {self.name} would be {size / 2**20:.1f} MiB long, over the "
+                             f"{MAX_QUERY // 2**20} MiB mlobs sends: shorten the query")
+        if path in POST_PATHS and size > MAX_GET_QUERY:
+            return self._http.build_request("POST", target, data=dict_multi(params))
+        if size > MAX_URL_QUERY:  # httpx refuses it (InvalidURL), and the API takes no POST on this path
+            raise InputError(f"the request to {self.name} on {path} would be a URL of {size:,} characters, over "
+                             f"the {MAX_URL_QUERY:,} a URL may have: use fewer or shorter series selectors")
+        return self._http.build_request("GET", target, params=params)
 
     @staticmethod
     def _error_body(response: httpx.Response) -> dict[str, Any]:
@@ -439,15 +472,52 @@ class PrometheusClient:
 
 
 def checked_alerts(alerts: Any) -> list[dict[str, Any]]:
-    """`alerts` as a list of alerts, each an object whose labels, annotations and status (when present) are objects;
+    """`alerts` as a list of alerts, each an object whose labels and annotations (when present) map strings to
+    strings, whose status (when present) is an object, and whose state and times (when present) are strings;
     TypeError otherwise."""
     if not isinstance(alerts, list):
         raise TypeError(alerts)
     for a in alerts:
-        if not isinstance(a, dict) or not all(isinstance(a.get(k) or {}, dict)
-                                              for k in ("labels", "annotations", "status")):
+        if not isinstance(a, dict) or not isinstance(a.get("status") or {}, dict):
+            raise TypeError(a)
+        for key in ("labels", "annotations"):
+            _labels(a.get(key) or {})
+        texts = [a.get(k) for k in ("state", "activeAt", "startsAt")] + [(a.get("status") or {}).get("state")]
+        if not all(t is None or isinstance(t, str) for t in texts):
             raise TypeError(a)
     return alerts
+
+
+# Unix seconds of 0001-01-01 and 9999-12-31: a time outside them has no datetime, and no real server sends one
+EARLIEST, LATEST = -62135596800.0, 253402300799.0
+
+
+def _labels(labels: Any) -> dict[str, str]:
+    """A label set (or annotations) as the API documents it, strings to strings; TypeError otherwise."""
+    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise TypeError(labels)
+    return dict(labels)
+
+
+def _time(value: Any) -> float:
+    """A sample's time, in Unix seconds; ValueError for one no calendar holds (or not a number)."""
+    seconds = float(value)
+    if not EARLIEST <= seconds <= LATEST:  # NaN too
+        raise ValueError(value)
+    return seconds
+
+
+def max_response(settings: Settings) -> int:
+    """`prometheus.max_response_mib` in bytes."""
+    return math.ceil(settings["prometheus.max_response_mib"] * 2**20)
+
+
+def dict_multi(params: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Form fields as httpx takes them, a name given more than once (`match[]`) with all its values in order."""
+    fields: dict[str, list[str]] = {}
+    for name, value in params:
+        fields.setdefault(name, []).append(value)
+    return fields
 
 
 def _in_threads(calls: Mapping[K, Callable[[], T]], workers: int, name: str) -> dict[K, T | Exception]:

@@ -28,6 +28,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Pauses before the 2nd and 3rd try: a gateway that restarts or a proxy that lost it briefly gets under a second.
 BACKOFF = (0.2, 0.4)
 RETRY_STATUS = frozenset({502, 503, 504})  # what a proxy or load balancer answers while the gateway is away
+# The gateway answers a PUT with an empty body, or a line of error: more than this is not the gateway.
+MAX_RESPONSE = 2**20
 
 
 def push(
@@ -48,7 +50,8 @@ def push(
         job: The `job` label of the group.
         grouping: The other labels of the group, e.g. `{"model": "llm-7b"}`; added to every pushed sample.
         gauges: The samples. Several gauges of one name are one metric family; the first one's help is used.
-        timeout: Seconds for each try to connect, send and read (also with a `client` of its own).
+        timeout: Seconds for each try, all of it: connect, send, read the answer (with a `client` of its own, that
+            client's own timeouts for each read).
         verify: TLS verification: True (system CA), a CA bundle path, or False. Ignored when `client` is given.
         client: An httpx client to send with (tests pass one with a mock transport); the caller closes it.
 
@@ -66,7 +69,7 @@ def push(
     secrets = http.secrets(parts.password,
                            http.basic(unquote(parts.username or ""), unquote(parts.password or "")))
     if client is None:
-        with httpx.Client(verify=http.tls(verify)) as own:
+        with http.client(verify=http.tls(verify)) as own:
             _put(own, target, body, timeout, shown, secrets)
     else:
         _put(client, target, body, timeout, shown, secrets)
@@ -103,7 +106,9 @@ def _put(client: httpx.Client, target: str, body: bytes, timeout: float, shown: 
         if attempt:
             time.sleep(BACKOFF[attempt - 1])
         try:
-            response = client.put(target, content=body, headers={"Content-Type": CONTENT_TYPE}, timeout=timeout)
+            request = client.build_request("PUT", target, content=body, headers={"Content-Type": CONTENT_TYPE},
+                                           timeout=timeout)
+            response = http.send(client, request, seconds=timeout, limit=MAX_RESPONSE, what=f"pushgateway {shown}")
         except httpx.TransportError as e:
             failure = BackendUnavailable(f"cannot reach pushgateway {shown}: {http.reason(e, secrets)}")
             continue

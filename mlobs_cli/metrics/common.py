@@ -166,8 +166,17 @@ def split(samples: list[Sample], names: Iterable[str]) -> dict[str, list[Sample]
     out: dict[str, list[Sample]] = {name: [] for name in names}
     for s in samples:
         labels = dict(s.labels)
-        out[labels.pop(QUERY_LABEL)].append(Sample(labels, s.time, s.value))
+        name = labels.pop(QUERY_LABEL, None)
+        if name not in out:  # Prometheus keeps label_replace's label: a server that drops it is not PromQL's
+            raise BackendUnavailable(f"the server answered a union of queries with a series not labelled by "
+                                     f"{QUERY_LABEL} as asked ({_shown(s.labels)}): not a PromQL API, or it "
+                                     "rewrites answers")
+        out[name].append(Sample(labels, s.time, s.value))
     return out
+
+
+def _shown(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())[:5]) + "}"
 
 
 def by_labels(samples: list[Sample] | None, labels: tuple[str, ...]) -> dict[tuple[str, ...], float | None]:

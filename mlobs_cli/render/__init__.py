@@ -2,6 +2,11 @@
 
 The only package that imports rich. Messages and progress go to stderr, so stdout stays clean for pipes. JSON is
 written with the json module, never through rich, so no width or markup can leak into it.
+
+Text from servers and devices (label values, alert annotations, error messages, NVML strings) reaches the terminal
+only through here, and may hold terminal escape sequences: `\x1b[2J` clears the screen, `\x1b]0;...\x07` retitles
+the window, others rewrite what was printed before. Every console below drops control characters from the text it
+writes (see `printable`), CSV and Markdown cells the same; JSON escapes them (`\u001b`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import importlib
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -19,7 +25,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.segment import Segment
 
 JSON_VERSION = 1
 LINT_CI_FORMATS = ("github", "sarif", "junit")  # what CI systems read, for `alerts validate` only
@@ -47,6 +54,36 @@ class Result(Protocol):
 # generic form. Looked up by the result's package, so rendering one command's result imports no other view.
 VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook",
          "trace": "trace"}
+
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI to some terminals), and the bidirectional
+# overrides and isolates that make a terminal show text in another order than it reads ("Trojan Source").
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters: what is left of an escape sequence (`[2J`) shows that one was there."""
+    return CONTROL.sub("", text)
+
+
+def _console(**kwargs: Any) -> Console:
+    """A rich Console that drops control characters from every piece of text it writes.
+
+    Done on the segments rich renders, after it measured them: rich gives a control character no width, so
+    dropping it moves no column. Segments rich marks as control (Live's cursor moves) are its own, and kept.
+    """
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class PrintableConsole(Console):
+        def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterator[Segment]:
+            for segment in super().render(renderable, options):
+                if segment.control or not CONTROL.search(segment.text):
+                    yield segment
+                else:
+                    yield Segment(printable(segment.text), segment.style)
+
+    return PrintableConsole(**kwargs)
 
 
 def _view_name(result: object) -> str | None:
@@ -77,9 +114,9 @@ def _width() -> int | None:
 
 
 def stdout_console() -> Console:
-    from rich.console import Console  # imported on first use: machine formats never load rich
-    # rich honours NO_COLOR itself, and writes no colour when stdout is not a terminal
-    console = Console(width=_width(), highlight=False, soft_wrap=False)
+    # rich is imported on first use: machine formats never load it. It honours NO_COLOR itself, and writes no
+    # colour when stdout is not a terminal.
+    console = _console(width=_width(), highlight=False, soft_wrap=False)
     console.on_broken_pipe = _reader_gone  # rich would exit 1 itself; the app gives the one exit code for it
     return console
 
@@ -107,8 +144,7 @@ def _reader_gone() -> None:
 
 
 def stderr_console() -> Console:
-    from rich.console import Console
-    return Console(stderr=True, highlight=False)
+    return _console(stderr=True, highlight=False)
 
 
 def error(message: str) -> None:
@@ -131,7 +167,9 @@ def emit(result: Result, fmt: str) -> None:
         if fmt in LINT_CI_FORMATS:
             from mlobs_cli.render import lint as lint_view
 
-            sys.stdout.write(lint_view.ci_format(result, fmt))
+            text = lint_view.ci_format(result, fmt)
+            # SARIF is JSON, escaped; a CI log shows the GitHub lines as a terminal would, and XML forbids controls
+            sys.stdout.write(text if fmt == "sarif" else printable(text))
             return
     if fmt == "json":
         sys.stdout.write(to_json(result) + "\n")
@@ -140,7 +178,7 @@ def emit(result: Result, fmt: str) -> None:
         writer.writerow(result.columns)
         writer.writerows([["" if v is None else _plain(v) for v in row] for row in result.rows()])
     elif fmt == "markdown":
-        sys.stdout.write(_markdown(result))
+        sys.stdout.write(printable(_markdown(result)))  # its errors and footers hold servers' text too
     else:
         _table(result)
 
@@ -172,7 +210,7 @@ def _plain(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return ";".join(_plain(v) for v in value)
-    return str(value)
+    return printable(str(value))
 
 
 def _markdown(result: Result) -> str:
@@ -199,7 +237,7 @@ def _cell(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, list | tuple):
         return ";".join(_cell(v) for v in value)
-    return str(value).replace("|", "\\|").replace("\n", " ")  # a newline would end the table row
+    return printable(str(value)).replace("|", "\\|").replace("\n", " ")  # a newline would end the table row
 
 
 def _table(result: Result) -> None:
