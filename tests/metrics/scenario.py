@@ -91,9 +91,10 @@ GPUS = (Gpu("gpu-0", "node-a", 0.72), Gpu("gpu-1", "node-a", 0.85), Gpu("gpu-2",
         Gpu("gpu-3", "node-b", 0.60, saturates=True))
 
 
-def daily(t: np.ndarray) -> np.ndarray:
-    """Traffic over the day: 1.4 x the mean at 06:00 UTC, 0.6 x at 18:00."""
-    return 1.0 + 0.4 * np.sin(2 * np.pi * (t % 86400) / 86400)
+def daily(age: np.ndarray) -> np.ndarray:
+    """Traffic over the day, by seconds before `end` (not the clock, so every run tells the same story): 1.4 x the
+    mean 6 h before the end, 0.6 x 18 h before, and falling at the end (about 10% below an hour earlier)."""
+    return 1.0 + 0.4 * np.sin(2 * np.pi * age / 86400)
 
 
 def synthetic(n: int) -> tuple[tuple[Version, ...], tuple[ModelSpec, ...], tuple[Gpu, ...]]:
@@ -172,11 +173,11 @@ class Scenario:
             def ratio(age_: np.ndarray, spec: ModelSpec = spec, spiking: bool = spiking) -> np.ndarray:
                 return np.where(spiking & (age_ < SPIKE), 0.08, spec.error_ratio)
 
-            total = v.rps * daily(long) * STEP
+            total = v.rps * daily(age_long) * STEP
             self._counter("inference_requests_total", {**labels, "status": "500"}, long, total * ratio(age_long))
             self._counter("inference_requests_total", {**labels, "status": "200"}, long,
                           total * (1 - ratio(age_long)))
-            count = v.rps * daily(short) * STEP
+            count = v.rps * daily(age) * STEP
             requests_by_model[v.model] = requests_by_model.get(v.model, 0) + count
             errors[v.model] = errors.get(v.model, 0) + count * ratio(age)
             incident = (v.model, v.version) == ("llm-7b", "v2.1.0")
