@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import render
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings, split_list
+from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, key_bounds, settings, split_list
 from mlobs_cli.errors import InputError
 
 app = typer.Typer(help="Data drift between a reference and a current sample.", no_args_is_help=True)
@@ -34,7 +34,8 @@ def compare(
                            show_default=False)] = None,
     numerical: Annotated[list[str] | None, typer.Option(metavar="A,B", help="Compare these as numbers.",
                          show_default=False)] = None,
-    bins: Annotated[int | None, typer.Option(help="PSI bins [default: 10]", show_default=False)] = None,
+    bins: Annotated[int | None, typer.Option(help="PSI bins [default: 10]", show_default=False,
+                                             **key_bounds("drift.bins"))] = None,
     fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity (low: "
                        "any watch signal) [default: medium]", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when features drifted.")] = False,
