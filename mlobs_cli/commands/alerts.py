@@ -85,7 +85,7 @@ def validate(
 
     cat = catalogue.merged(catalogue.load(), catalogue.load_file(catalog)) if catalog else catalogue.load()
     with online.series_source(s, lookback, strict) as series:  # None offline
-        report = lint.validate(paths, base.Context(cat, series=series))
+        report = lint.validate(paths, base.Context(cat, series=series), debug=s.debug)
     for warning in series.warnings if series else ():
         render.warn(f"prometheus: {warning}")
     render.emit(report.shown(base.Severity[min_severity.name.upper()]), s.output)
