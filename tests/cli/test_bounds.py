@@ -61,3 +61,8 @@ def test_a_float_flag_refuses_what_is_not_finite(cli, words, param, value):
     assert result.exit_code == 2
     assert f"Invalid value for '{param.opts[0]}'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_below_the_bound_is_a_usage_error_too(cli):
+    result = cli("drift", "compare", "a.csv", "b.csv", "--bins", "1")
+    assert result.exit_code == 2 and "1 is not in the range 2<=x<=1000" in result.stderr
