@@ -7,6 +7,7 @@ in the YAML file (`drift: {psi_alert: 0.3}`). `mlobs config show` lists every ke
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ class Key:
     help: str
     choices: tuple[str, ...] | None = None
     minimum: float | None = 0  # every number mlobs takes is a count, share or threshold: never negative
+    maximum: float | None = None  # a bound where a larger value costs memory or time, or cannot mean anything
     secret: bool = False  # shown masked by `config show`; may hold a password in a URL
 
     @property
@@ -45,6 +47,7 @@ def _section(prefix: str, cls: type) -> list[Key]:
             help=f.metadata["help"],
             choices=f.metadata.get("choices"),
             minimum=f.metadata.get("min", 0),
+            maximum=f.metadata.get("max"),
         )
         for f in dataclasses.fields(cls)
     ]
@@ -66,9 +69,9 @@ KEYS: dict[str, Key] = {
         Key("prometheus.ca_file", str, None, "CA bundle to verify Prometheus' TLS certificate"),
         Key("prometheus.insecure", bool, False, "do not verify Prometheus' TLS certificate"),
         Key("prometheus.timeout", float, 10.0, "seconds for each request to Prometheus (or Alertmanager), all of "
-            "it: connect, headers and body", minimum=0.001),
+            "it: connect, headers and body", minimum=0.001, maximum=3600),
         Key("prometheus.max_response_mib", float, 256.0, "MiB an answer of Prometheus (or Alertmanager) may have "
-            "once decoded; a larger one ends the command (exit 3)", minimum=0.001),
+            "once decoded; a larger one ends the command (exit 3)", minimum=0.001, maximum=65536),
         # named endpoints, as kubectl's: `contexts: {prod-eu: {url: ..., token: ...}}`, chosen with --context NAME
         # or `context:`; a chosen context supplies every prometheus.* key a flag or MLOBS_* variable does not
         Key("context", str, None, "the entry of `contexts` to use (--context NAME)"),
@@ -80,11 +83,15 @@ KEYS: dict[str, Key] = {
         # -- gpu: keys of `mlobs gpu` below this line --
         Key("gpu.fail_on", str, "alert", "`gpu status` exits 1 on a finding at or above this severity",
             choices=("info", "warn", "alert")),
-        Key("gpu.utilization_low", float, 30.0, "GPU utilization % below which a GPU is underused (warn)"),
-        Key("gpu.utilization_high", float, 95.0, "GPU utilization % above which a GPU is saturated (alert)"),
-        Key("gpu.memory_high", float, 90.0, "GPU memory used % above which to alert"),
-        Key("gpu.temperature_margin", float, 5.0, "warn this many degrees C under the GPU's slowdown temperature"),
-        Key("gpu.xid_wait_ms", int, 10, "milliseconds `gpu status` waits for XID critical error events"),
+        Key("gpu.utilization_low", float, 30.0, "GPU utilization % below which a GPU is underused (warn)",
+            maximum=100),
+        Key("gpu.utilization_high", float, 95.0, "GPU utilization % above which a GPU is saturated (alert)",
+            maximum=100),
+        Key("gpu.memory_high", float, 90.0, "GPU memory used % above which to alert", maximum=100),
+        Key("gpu.temperature_margin", float, 5.0, "warn this many degrees C under the GPU's slowdown temperature",
+            maximum=200),
+        Key("gpu.xid_wait_ms", int, 10, "milliseconds `gpu status` waits for XID critical error events",
+            maximum=60_000),
         Key("gpu.models", dict, {}, "model name -> regular expression searched in a GPU process's command line"),
         Key("gpu.model_env", list, ["MODEL_NAME", "SERVED_MODEL_NAME"],
             "environment variables of a GPU process that name its model"),
@@ -97,7 +104,8 @@ KEYS: dict[str, Key] = {
         Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
         Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
-        Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low"),
+        Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low",
+            maximum=1),
         # -- trace: keys of `mlobs trace` below this line --
         Key("trace.source", str, None, "traces: OTLP JSON files (path or glob), jaeger+http(s)://HOST:16686 or "
             "tempo+http(s)://HOST:3200", secret=True),
@@ -108,14 +116,17 @@ KEYS: dict[str, Key] = {
         Key("trace.tenant", str, None, "X-Scope-OrgID header (multi-tenant Tempo)"),
         Key("trace.ca_file", str, None, "CA bundle to verify the trace server's TLS certificate"),
         Key("trace.insecure", bool, False, "do not verify the trace server's TLS certificate"),
-        Key("trace.timeout", float, 10.0, "seconds for each request to the trace server", minimum=0.001),
+        Key("trace.timeout", float, 10.0, "seconds for each request to the trace server", minimum=0.001,
+            maximum=3600),
         Key("trace.service", str, "gateway", "service whose traces a Jaeger search finds (the root service)"),
         Key("trace.limit", int, 1000, "traces at most fetched from a trace server for `trace breakdown` and "
-            "`trace compare`", minimum=1),
+            "`trace compare`", minimum=1, maximum=1_000_000),
         # -- runbook: keys of `mlobs runbook` below this line --
         Key("runbook.llm_models", list, [], "models that are LLMs: their latency SLO is runbook.llm_slo_ms"),
-        Key("runbook.slo_ms", float, 100.0, "p99 latency SLO of a non-LLM model, in milliseconds", minimum=0.001),
-        Key("runbook.llm_slo_ms", float, 200.0, "p99 latency SLO of an LLM model, in milliseconds", minimum=0.001),
+        Key("runbook.slo_ms", float, 100.0, "p99 latency SLO of a non-LLM model, in milliseconds", minimum=0.001,
+            maximum=3_600_000),
+        Key("runbook.llm_slo_ms", float, 200.0, "p99 latency SLO of an LLM model, in milliseconds", minimum=0.001,
+            maximum=3_600_000),
         Key("runbook.dir", str, None, "a directory of the team's own runbooks (also $XDG_CONFIG_HOME/mlobs/runbooks)"),
         Key("runbook.state_dir", str, None, "where walks save their state for `runbook resume` "
             "[default: $XDG_STATE_HOME/mlobs/walks]"),
@@ -294,9 +305,21 @@ def _convert(key: Key, raw: Any, source: str) -> Any:
         raise ConfigError(f"{key.name} from {source}: expected {key.type.__name__}, got {raw!r}") from None
     if key.choices and value not in key.choices:
         raise ConfigError(f"{key.name} from {source}: {value!r} is not one of {', '.join(key.choices)}")
-    if key.minimum is not None and key.type in (int, float) and value < key.minimum:
-        raise ConfigError(f"{key.name} from {source}: {value!r} is below the minimum {key.minimum}")
+    if key.type in (int, float):
+        _check_number(key, value, source)
     return value
+
+
+def _check_number(key: Key, value: float, source: str) -> None:
+    """The one check of every numeric setting, whichever the source. NaN fails every comparison, so a threshold
+    of NaN would never fire (`gpu.memory_high: .nan` turns the memory alert off); inf does the same from the
+    other side."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key.name} from {source}: {value!r} is not a finite number")
+    if key.minimum is not None and value < key.minimum:
+        raise ConfigError(f"{key.name} from {source}: {value!r} is below the minimum {key.minimum}")
+    if key.maximum is not None and value > key.maximum:
+        raise ConfigError(f"{key.name} from {source}: {value!r} is above the maximum {key.maximum}")
 
 
 def _structured(key: Key, raw: Any, source: str) -> Any:

@@ -54,6 +54,20 @@ def test_discovery_order(tmp_path, monkeypatch):
         pytest.param("- a\n", {}, "mapping", id="not a mapping"),
         pytest.param("", {"MLOBS_DRIFT_BINS": "x"}, "MLOBS_DRIFT_BINS", id="bad env value names the variable"),
         pytest.param("drift: {psi_watch: 0.3}\n", {}, "psi_watch <= psi_alert", id="inconsistent thresholds"),
+        pytest.param("gpu: {memory_high: .nan}\n", {}, "gpu.memory_high from .*: nan is not a finite number",
+                     id="nan in the file"),
+        pytest.param("drift: {psi_alert: .inf}\n", {}, "drift.psi_alert from .*: inf is not a finite number",
+                     id="inf in the file"),
+        pytest.param("", {"MLOBS_GPU_UTILIZATION_HIGH": "NaN"}, "gpu.utilization_high from MLOBS_GPU_UTILIZATION_HIGH",
+                     id="nan in the environment"),
+        pytest.param("", {"MLOBS_RUNBOOK_SLO_MS": "-inf"}, "runbook.slo_ms from MLOBS_RUNBOOK_SLO_MS: -inf is not a "
+                     "finite", id="-inf in the environment"),
+        pytest.param("", {"MLOBS_PROMETHEUS_TIMEOUT": "1e999"}, "not a finite number", id="overflow to inf"),
+        pytest.param("drift: {bins: 1.0e+20}\n", {}, "drift.bins from .*above the maximum 1000", id="huge bins"),
+        pytest.param("", {"MLOBS_DRIFT_BINS": "1" + "0" * 400}, "above the maximum", id="bins past float range"),
+        pytest.param("gpu: {memory_high: 150}\n", {}, "above the maximum 100", id="a percentage over 100"),
+        pytest.param("contexts: {eu: {url: 'http://p:9090', timeout: .nan}}\ncontext: eu\n", {},
+                     "prometheus.timeout from contexts.eu.timeout: nan", id="nan in a context"),
     ],
 )
 def test_invalid_configuration(tmp_path, text, env, message):
@@ -107,6 +121,20 @@ def test_bad_config_exits_2_in_one_line(cli, tmp_path):
     result = cli("drift", "compare", "examples/weather-2012.csv", "examples/weather-2015.csv", "--config", path)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "unknown key 'drift.psi_alrt'" in result.stderr
+
+
+def test_a_nan_threshold_is_refused_before_any_work(cli):
+    # a nan memory threshold would never fire: the loaded GPU's alert would be silently off
+    result = cli("gpu", "status", "--replay", "tests/gpu/fixtures/nvml-load.json", env={"MLOBS_GPU_MEMORY_HIGH": "nan"})
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "gpu.memory_high from MLOBS_GPU_MEMORY_HIGH" in result.stderr
+
+
+def test_every_numeric_key_has_an_upper_bound_or_is_a_threshold():
+    # the bound of a count (bins, categories, milliseconds) keeps a huge value from reaching the work; PSI
+    # thresholds have no natural maximum and stay open above, finite only
+    open_above = {k for k, key in cfg.KEYS.items() if key.type in (int, float) and key.maximum is None}
+    assert open_above == {"drift.psi_watch", "drift.psi_alert", "drift.psi_high"}
 
 
 def test_mapping_and_list_keys_are_kept_whole(tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ The semantics follow Prometheus's engine (promql/engine.go):
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,9 +60,46 @@ NO_LABEL_FUNCTIONS = frozenset({"vector", "day_of_month", "day_of_week", "day_of
                                 "minute", "month", "year"})  # the date functions only when called with no argument
 
 
+# How deep an expression may nest for mlobs to parse and check it. The Rust parser recurses on the nesting (16,000
+# `or` terms overflow the stack and kill the process), and so do the walks of the checks (400 terms pass Python's
+# recursion limit). 128 levels keep both far inside their limits, and no rule a person writes comes near it.
+MAX_DEPTH = 128
+# What can add a level to the AST, once strings, comments and label matchers are out: an operator (binary or
+# unary), an enclosing bracket (a parenthesis, call or aggregation), or a range or subquery (`[`). Only a string
+# or matcher that is closed is taken out: what the parser's lexer would read differently is then counted, never
+# hidden, so the bound stays an upper one whatever the text.
+_STRING = r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`'
+_INERT = re.compile(_STRING + r"|#[^\n]*|\{(?:" + _STRING + r"""|[^{}"'`])*\}""")
+_OPERATOR = re.compile(r"==|!=|<=|>=|[-+*/%^<>]|\b(?:and|or|unless|atan2)\b", re.IGNORECASE)
+_BRACKET = re.compile(r"[][()]")
+
+
+@lru_cache(maxsize=8192)
+def depth_bound(expr: str) -> int:
+    """An upper bound of the depth of the AST of `expr`, found without parsing it: each node on a path from the
+    root is an operator of its own, or a range or subquery, or sits inside brackets of its own, so the depth is
+    at most operators + `[`s + bracket nesting + 2 (a range selector and its vector selector)."""
+    if 2 * len(expr) + 2 <= MAX_DEPTH:  # every operator or bracket takes a character at least
+        return 2 * len(expr) + 2
+    text = _INERT.sub(" ", expr)
+    nesting = deepest = 0
+    for m in _BRACKET.finditer(text):
+        nesting += 1 if m.group() in "([" else -1
+        deepest = max(deepest, nesting)
+    return len(_OPERATOR.findall(text)) + text.count("[") + deepest + 2
+
+
+def too_deep(expr: str) -> bool:
+    """Whether `expr` may nest deeper than MAX_DEPTH: then it is neither parsed nor checked (promql/depth)."""
+    return depth_bound(expr) > MAX_DEPTH
+
+
 @lru_cache(maxsize=8192)
 def _parsed(expr: str) -> tuple[Any | None, str | None]:
-    """(AST, None), or (None, the parser's message): one parse per distinct expression for every check."""
+    """(AST, None), or (None, the parser's message): one parse per distinct expression for every check.
+    (None, None) for an expression too deep to parse safely."""
+    if too_deep(expr):
+        return None, None
     try:
         return pp.parse(expr), None
     except (ValueError, TypeError, OverflowError) as e:
@@ -69,12 +107,13 @@ def _parsed(expr: str) -> tuple[Any | None, str | None]:
 
 
 def parse(expr: str) -> Any | None:
-    """The AST of `expr`, or None when it does not parse (the `promql/syntax` check reports that)."""
+    """The AST of `expr`, or None when it does not parse (the `promql/syntax` check reports that) or is too deep
+    to parse (`promql/depth`)."""
     return _parsed(expr)[0]
 
 
 def parse_error(expr: str) -> str | None:
-    """The parser's message when `expr` is not valid PromQL, else None."""
+    """The parser's message when `expr` is not valid PromQL, else None (also when it is too deep to parse)."""
     return _parsed(expr)[1]
 
 

@@ -96,8 +96,10 @@ def rule_files(paths: Sequence[str]) -> list[str]:
     return found
 
 
-def validate(paths: Sequence[str], ctx: Context, checks: Iterable[Check] | None = None) -> LintReport:
-    """Lint every rule file under `paths`.
+def validate(paths: Sequence[str], ctx: Context, checks: Iterable[Check] | None = None, *,
+             debug: bool = False) -> LintReport:
+    """Lint every rule file under `paths`. A file that makes mlobs itself fail (a bug) is a FileError, and the
+    other files are still linted; with `debug` the exception is raised instead, for its traceback.
 
     Raises:
         InputError: a path does not exist, or names no rule file.
@@ -107,7 +109,7 @@ def validate(paths: Sequence[str], ctx: Context, checks: Iterable[Check] | None 
         raise InputError(f"no .yml or .yaml file under {', '.join(paths)}")
     chosen = tuple(checks if checks is not None else all_checks())
     with _collector_paused():
-        files, findings, file_errors = _lint_in_parallel(files_to_read, ctx, chosen)
+        files, findings, file_errors = _lint_in_parallel(files_to_read, ctx, chosen, debug)
     findings.sort(key=lambda f: (f.path, f.line, f.column or 0, f.check))
     return LintReport(tuple(files), tuple(findings), tuple(file_errors), sum(len(f.rule_names) for f in files))
 
@@ -129,16 +131,23 @@ def _collector_paused() -> Iterator[None]:
 _Linted = tuple[list[LintedFile], list[LintFinding], list[FileError]]
 
 
-def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
+def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...], debug: bool) -> _Linted:
     """Read and lint each file: the files read, their findings, and the files that could not be read, in order."""
     files, findings, file_errors = [], [], []
     for path in paths:
         try:
             rule_file = loader.load(path)
+            found = _lint(rule_file, ctx, checks)
         except loader.RuleFileError as e:
             file_errors.append(FileError(path, str(e)))
             continue
-        found = _lint(rule_file, ctx, checks)
+        except Exception as e:
+            if debug:
+                raise
+            # a bug of mlobs met on this file must not cost the findings of every other file
+            file_errors.append(FileError(path, f"mlobs failed on this file ({type(e).__name__}: {e}); it is a bug, "
+                                               "please report it (--debug shows the traceback)"))
+            continue
         lines = rule_file.lines
         source = {f.line: lines[f.line - 1] for f in found if 0 < f.line <= len(lines)}
         files.append(LintedFile(path, tuple(r.name for r in rule_file.rules), source))
@@ -146,7 +155,7 @@ def _lint_paths(paths: Sequence[str], ctx: Context, checks: tuple[Check, ...]) -
     return files, findings, file_errors
 
 
-def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...]) -> _Linted:
+def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...], debug: bool) -> _Linted:
     """`_lint_paths(paths, ...)`, using every core when there are enough files, with the same result.
 
     The paths are cut into contiguous parts (PARTS_PER_PROCESS per process) of about equal cost. This process and
@@ -164,14 +173,14 @@ def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...])
     # The online checks share one server's answers across files, and report an unreachable server once per run:
     # state one process must hold.
     if processes < 2 or ctx.series is not None or "fork" not in multiprocessing.get_all_start_methods():
-        return _lint_paths(paths, ctx, checks)
+        return _lint_paths(paths, ctx, checks, debug)
     parts = _split(paths, processes * PARTS_PER_PROCESS)
     fork = multiprocessing.get_context("fork")
     counter = fork.Value("i", 0)
     with ProcessPoolExecutor(processes - 1, mp_context=fork, initializer=_start_worker,
-                             initargs=(ctx, checks, parts, counter)) as pool:
+                             initargs=(ctx, checks, parts, counter, debug)) as pool:
         futures = [pool.submit(_lint_in_worker) for _ in range(processes - 1)]
-        done, error = _take_parts(parts, counter, ctx, checks)
+        done, error = _take_parts(parts, counter, ctx, checks, debug)
         for future in futures:
             done |= future.result()
     files, findings, file_errors = [], [], []
@@ -181,14 +190,14 @@ def _lint_in_parallel(paths: list[str], ctx: Context, checks: tuple[Check, ...])
         elif error is not None and index == error[0]:
             raise error[1]
         else:  # a worker's failed part (or, were it possible, one never taken): lint it here
-            part_files, part_findings, part_errors = _lint_paths(part, ctx, checks)
+            part_files, part_findings, part_errors = _lint_paths(part, ctx, checks, debug)
         files += part_files
         findings += part_findings
         file_errors += part_errors
     return files, findings, file_errors
 
 
-def _take_parts(parts: list[list[str]], counter: Any, ctx: Context, checks: tuple[Check, ...]
+def _take_parts(parts: list[list[str]], counter: Any, ctx: Context, checks: tuple[Check, ...], debug: bool
                 ) -> tuple[dict[int, _Linted], tuple[int, Exception] | None]:
     """Lint the next untaken part until none is left or one fails: the results by part, and the failed part with
     its exception."""
@@ -200,7 +209,7 @@ def _take_parts(parts: list[list[str]], counter: Any, ctx: Context, checks: tupl
         if index >= len(parts):
             return done, None
         try:
-            done[index] = _lint_paths(parts[index], ctx, checks)
+            done[index] = _lint_paths(parts[index], ctx, checks, debug)
         except Exception as e:  # noqa: BLE001 - re-raised in order by _lint_in_parallel
             return done, (index, e)
 
@@ -226,19 +235,20 @@ def _cost(path: str) -> int:
 
 
 # What a forked worker lints with, set once when it starts (from the parent's memory, not pickled).
-_worker_job: tuple[Context, tuple[Check, ...], list[list[str]], Any] | None = None
+_worker_job: tuple[Context, tuple[Check, ...], list[list[str]], Any, bool] | None = None
 
 
-def _start_worker(ctx: Context, checks: tuple[Check, ...], parts: list[list[str]], counter: Any) -> None:
+def _start_worker(ctx: Context, checks: tuple[Check, ...], parts: list[list[str]], counter: Any,
+                  debug: bool) -> None:
     global _worker_job
-    _worker_job = (ctx, checks, parts, counter)
+    _worker_job = (ctx, checks, parts, counter, debug)
 
 
 def _lint_in_worker() -> dict[int, _Linted]:
     """The parts this worker linted. A part it failed on is missing: the parent lints it again and raises."""
     assert _worker_job is not None, "_start_worker runs first in every worker"
-    ctx, checks, parts, counter = _worker_job
-    return _take_parts(parts, counter, ctx, checks)[0]
+    ctx, checks, parts, counter, debug = _worker_job
+    return _take_parts(parts, counter, ctx, checks, debug)[0]
 
 
 def _lint(file: RuleFile, ctx: Context, checks: tuple[Check, ...]) -> list[LintFinding]:

@@ -8,8 +8,11 @@ each key becomes a column of its own.
 
 from __future__ import annotations
 
+import csv
 import glob
+import gzip
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,13 +116,14 @@ def file_format(path: str, role: str) -> str:
 class Sample:
     """One sample (reference or current) open for column reads."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, relation: str, role: str, source: str, files: list[str]):
+    def __init__(self, con: duckdb.DuckDBPyConnection, relation: str, role: str, source: str, files: list[str],
+                 numbers_as_text: frozenset[str] = frozenset()):
         self._con = con
         self._relation = relation
         self.role = role
         self.source = source
         self.files = files
-        self.columns = self._columns()
+        self.columns = self._columns(numbers_as_text)
         self.rows = self._query(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
     def _query(self, sql: str) -> duckdb.DuckDBPyConnection:
@@ -129,9 +133,11 @@ class Sample:
         except duckdb.Error as e:
             raise InputError(f"{self.role}: {error_line(e)}") from e
 
-    def _columns(self) -> dict[str, Column]:
+    def _columns(self, numbers_as_text: frozenset[str]) -> dict[str, Column]:
         described = self._query(f"DESCRIBE SELECT * FROM {self._relation}").fetchall()
         columns = {name: _column(name, typ) for name, typ, *_ in described}
+        for name in numbers_as_text:  # read as DOUBLE: inf, -inf and nan keep their meaning
+            columns[name] = Column(name, f"TRY_CAST(CAST({_quote(name)} AS VARCHAR) AS DOUBLE)", "DOUBLE")
         fv = columns.pop(FEATURE_MAP, None)
         if fv is not None:
             columns.update(self._flatten(fv))
@@ -214,5 +220,100 @@ def _open(con: duckdb.DuckDBPyConnection, pattern: str, role: str, name: str) ->
     try:
         con.execute(f"CREATE {kind} {name} AS SELECT * FROM {_reader(fmt, files)}")
     except duckdb.Error as e:
+        twin = _DUPLICATE_KEY.search(str(e))
+        if twin:  # keys of a JSON object (feature_values) that differ only in case
+            raise InputError(f"{role}: {pattern}: two keys named {twin.group(1)!r} in different case; DuckDB, "
+                             "which reads the samples, cannot tell them apart: rename one") from e
         raise InputError(f"{role}: cannot read {pattern}: {error_line(e)}") from e
-    return Sample(con, name, role, pattern, files)
+    if fmt != "parquet":
+        _refuse_case_twins(con, name, role, files, fmt)
+    if fmt != "csv":
+        return Sample(con, name, role, pattern, files)
+    _refuse_ragged(con, name, role, files)
+    return Sample(con, name, role, pattern, files, _numbers_as_text(con, name))
+
+
+def _numbers_as_text(con: duckdb.DuckDBPyConnection, relation: str) -> frozenset[str]:
+    """The CSV columns DuckDB did not type as numbers although every value is one. Its sniffer takes `inf` and
+    `-inf` for the dates `infinity` and `-infinity` (a column of them becomes a DATE, and is then left out as a
+    time column), and a column that mixes them, or `nan`, with other numbers for text."""
+    candidates = [n for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+                  if t.upper().startswith(("DATE", "TIMESTAMP", "VARCHAR"))]
+    if not candidates:
+        return frozenset()
+    tests = [f"count({_quote(n)}) > 0 AND count({_quote(n)}) = count(TRY_CAST(CAST({_quote(n)} AS VARCHAR) AS DOUBLE))"
+             for n in candidates]
+    answers = con.execute(f"SELECT {', '.join(tests)} FROM {relation}").fetchone()
+    return frozenset(n for n, numeric in zip(candidates, answers, strict=True) if numeric)
+
+
+_DUPLICATE_KEY = re.compile(r'Duplicate name "([^"]*)" in struct')
+_RENAMED = re.compile(r"(.+)_\d+")  # DuckDB's name for the second of two names that differ only in case
+
+
+def _refuse_case_twins(con: duckdb.DuckDBPyConnection, relation: str, role: str, files: list[str], fmt: str) -> None:
+    """InputError when a file has two columns (JSON keys, CSV header names) that differ only in case: DuckDB's
+    names are case-insensitive, so it renames the second (`amount` -> `amount_1`), a feature the user never
+    named, and compares it with whatever has that name in the other sample; across the files of a glob it
+    keeps both. The files are read again only when a column has such a name."""
+    names = [n for n, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    lowered = {n.lower() for n in names}
+    if not any((m := _RENAMED.fullmatch(n)) and m.group(1).lower() in lowered for n in names):
+        return
+    seen: dict[str, tuple[str, str]] = {}  # lower-case name -> (name, first file that has it)
+    for path in files:
+        if fmt == "json":
+            keys = con.execute("SELECT list_distinct(flatten(list(json_keys(json)))) FROM read_json_objects(?)",
+                               [path]).fetchone()[0] or []
+        else:
+            header = con.execute("SELECT * FROM read_csv(?, header = false, all_varchar = true) LIMIT 1",
+                                 [path]).fetchone()
+            keys = [k for k in header or () if k is not None]
+        for key in keys:
+            other, where = seen.setdefault(key.lower(), (key, path))
+            if other != key:
+                place = path if where == path else f"{where} and {path}"
+                raise InputError(f"{role}: {place}: columns {other!r} and {key!r} differ only in case; DuckDB, "
+                                 "which reads the samples, cannot tell them apart: rename one")
+
+
+# What a CSV file may be delimited by. When its rows do not all have the header's number of fields, DuckDB's
+# sniffer finds no delimiter that fits every row and reads each whole line as one text column, named after the
+# whole header ("a,b"): the comparison of those lines would then say OK.
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def _refuse_ragged(con: duckdb.DuckDBPyConnection, relation: str, role: str, files: list[str]) -> None:
+    """InputError naming the first line whose number of fields differs from its header's, in the first such file.
+    Looked for only when a column's name holds a delimiter, the mark of that fallback."""
+    names = [n for n, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    if not any(d in n for n in names for d in DELIMITERS):
+        return
+    for path in files:
+        found = _first_ragged_line(path)
+        if found is not None:
+            line, fields, expected = found
+            raise InputError(f"{role}: {path} line {line}: {fields} field{'s' if fields != 1 else ''}, but the "
+                             f"header has {expected}; every row needs one value per column")
+
+
+def _first_ragged_line(path: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row of `path` that has more or fewer fields than its header,
+    read with the delimiter its header uses most; None when every row fits (a quoted header name "a,b")."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+            header_text = f.readline()
+            delimiter = max(DELIMITERS, key=header_text.count)
+            if header_text.count(delimiter) == 0:
+                return None
+            f.seek(0)
+            rows = csv.reader(f, delimiter=delimiter)
+            expected = len(next(rows))
+            for row in rows:
+                if row and len(row) != expected:
+                    return rows.line_num, len(row), expected
+    except (OSError, csv.Error, EOFError):  # a file DuckDB read but Python cannot (.zst): say what is known
+        raise InputError(f"{path}: rows with more or fewer fields than the header (a ragged CSV); every row needs "
+                         "one value per column") from None
+    return None

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mlobs_cli import render
+from mlobs_cli import files, render
 from mlobs_cli.commands.options import (
     LINT_FORMATS,
     ConfigOpt,
@@ -85,7 +85,7 @@ def validate(
 
     cat = catalogue.merged(catalogue.load(), catalogue.load_file(catalog)) if catalog else catalogue.load()
     with online.series_source(s, lookback, strict) as series:  # None offline
-        report = lint.validate(paths, base.Context(cat, series=series))
+        report = lint.validate(paths, base.Context(cat, series=series), debug=s.debug)
     for warning in series.warnings if series else ():
         render.warn(f"prometheus: {warning}")
     render.emit(report.shown(base.Severity[min_severity.name.upper()]), s.output)
@@ -100,6 +100,7 @@ def convert(
     output_file: Annotated[Path | None, typer.Option("--output-file", metavar="FILE", dir_okay=False,
                            help="Write the rule file here instead of stdout (never over FILE).",
                            show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --output-file if it exists.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -117,14 +118,13 @@ def convert(
 
     if output_file is not None and Path(file).exists() and output_file.resolve() == Path(file).resolve():
         raise InputError(f"--output-file {output_file} is the input file: choose another path")
+    if output_file is not None:
+        files.refuse_existing(output_file, "--output-file", force)
     text = to_rules(file)
     if output_file is None:
         sys.stdout.write(text)
         return
-    try:
-        output_file.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot write {output_file}: {e.strerror or e}") from e
+    files.write_new(output_file, text, option="--output-file", force=force)
     render.stderr_console().print(f"wrote {output_file}", markup=False)
 
 

@@ -19,6 +19,7 @@ from mlobs_cli.commands.options import (
     finish,
     moment,
     prometheus_settings,
+    within,
 )
 from mlobs_cli.errors import ExitCode
 from mlobs_cli.timeparse import parse_duration
@@ -30,7 +31,7 @@ def dashboard(
     at: AtOpt = None,
     once: Annotated[bool, typer.Option("--once", help="Draw once and exit (always so off a terminal).")] = False,
     refresh: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between refreshes when live.",
-                       min=1.0)] = 15.0,
+                       **within(1.0, 86_400.0))] = 15.0,
     prometheus: PrometheusOpt = None,
     context: ContextOpt = None,
     insecure: InsecureOpt = False,

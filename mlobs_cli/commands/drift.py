@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mlobs_cli import render
-from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, settings, split_list
+from mlobs_cli.commands.options import ConfigOpt, DebugOpt, OutputOpt, key_bounds, settings, split_list
 from mlobs_cli.errors import InputError
 
 app = typer.Typer(help="Data drift between a reference and a current sample.", no_args_is_help=True)
@@ -34,7 +34,8 @@ def compare(
                            show_default=False)] = None,
     numerical: Annotated[list[str] | None, typer.Option(metavar="A,B", help="Compare these as numbers.",
                          show_default=False)] = None,
-    bins: Annotated[int | None, typer.Option(help="PSI bins [default: 10]", show_default=False)] = None,
+    bins: Annotated[int | None, typer.Option(help="PSI bins [default: 10]", show_default=False,
+                                             **key_bounds("drift.bins"))] = None,
     fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity (low: "
                        "any watch signal) [default: medium]", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when features drifted.")] = False,
@@ -42,6 +43,7 @@ def compare(
                     "current distributions side by side (table output).", show_default=False)] = None,
     html: Annotated[Path | None, typer.Option(metavar="FILE", help="Also write a self-contained HTML report.",
                     dir_okay=False, show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --html FILE if it exists.")] = False,
     pushgateway: Annotated[str | None, typer.Option(metavar="URL", help="Publish feature_psi{model, feature} to "
                            "this Prometheus Pushgateway; put credentials in MLOBS_PUSHGATEWAY_URL or the config "
                            "file, not here, where ps shows them [env: MLOBS_PUSHGATEWAY_URL]", show_default=False)] = None,
@@ -72,13 +74,13 @@ def compare(
 
     request = service.Request(reference, current, service.Selection(
         split_list(features), split_list(exclude), split_list(categorical), split_list(numerical)),
-        plot=split_list(plot), html=html, model=model)
+        plot=split_list(plot), html=html, model=model, force=force)
     if request.plot and s.output != "table":
         raise InputError("--plot draws in the terminal: use it with -o table")
     with render.progress("comparing") as progress:
         report = service.run(request, s, progress)
     if request.html:  # before the report, so that a file that cannot be written leaves stdout empty
-        render.html_report(report, request.html)
+        render.html_report(report, request.html, request.force)
     render.emit(report, s.output)
     render.plots(report, request.plot)
     raise typer.Exit(int(report.exit_code(s.drift.fail_on, exit_zero)))

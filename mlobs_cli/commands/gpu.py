@@ -18,6 +18,7 @@ from mlobs_cli.commands.options import (
     prometheus_settings,
     settings,
     split_list,
+    within,
 )
 from mlobs_cli.errors import ExitCode, InputError
 
@@ -46,7 +47,7 @@ def status(
     context: ContextOpt = None,
     insecure: InsecureOpt = False,
     watch: Annotated[float | None, typer.Option(metavar="SECONDS", help="Redraw every SECONDS until Ctrl-C "
-                     "(exit 130).", show_default=False)] = None,
+                     "(exit 130).", show_default=False, **within(0.1, 86_400.0))] = None,
     fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity "
                        "[env: MLOBS_GPU_FAIL_ON] [default: alert]", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings.")] = False,

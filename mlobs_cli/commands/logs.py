@@ -13,8 +13,10 @@ from mlobs_cli.commands.options import (
     DebugOpt,
     OutputFormat,
     OutputOpt,
+    key_bounds,
     settings,
     split_list,
+    within,
 )
 from mlobs_cli.errors import InputError, combine
 
@@ -95,8 +97,8 @@ def latency(
 @app.command()
 def errors(
     ctx: typer.Context,
-    min_requests: Annotated[int, typer.Option(min=0, help="Leave out model versions with fewer requests.")] = 1000,
-    top: Annotated[int, typer.Option(min=0, help="How many of the most frequent error messages to show.")] = 5,
+    min_requests: Annotated[int, typer.Option(**within(0, 10**12), help="Leave out model versions with fewer requests.")] = 1000,
+    top: Annotated[int, typer.Option(**within(0, 1000), help="How many of the most frequent error messages to show.")] = 5,
     source: SourceOpt = None, since: SinceOpt = None, start: FromOpt = None, end: ToOpt = None,
     model: ModelOpt = None, version: VersionOpt = None,
     output: OutputOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
@@ -123,9 +125,9 @@ def search(
                                                help="Only records with this status.")] = None,
     trace_id: Annotated[str | None, typer.Option(show_default=False, help="Only this trace.")] = None,
     request_id: Annotated[str | None, typer.Option(show_default=False, help="Only this request.")] = None,
-    min_latency_ms: Annotated[float | None, typer.Option(min=0, show_default=False,
+    min_latency_ms: Annotated[float | None, typer.Option(**within(0.0, 86_400_000.0), show_default=False,
                                                          help="Only records at least this slow.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many records.")] = 20,
+    limit: Annotated[int, typer.Option(**within(1, 100_000), help="At most this many records.")] = 20,
     source: SourceOpt = None, since: SinceOpt = None, start: FromOpt = None, end: ToOpt = None,
     model: ModelOpt = None, version: VersionOpt = None,
     output: OutputOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
@@ -156,7 +158,7 @@ def feature_shift(
                                          "DURATION, or a window.")] = "24h",
     features: FeaturesOpt = None,
     bins: Annotated[int | None, typer.Option(help="PSI bins: baseline quantiles [default: drift.bins, 10]",
-                                             show_default=False)] = None,
+                                             show_default=False, **key_bounds("drift.bins"))] = None,
     source: SourceOpt = None, model: ModelOpt = None, version: VersionOpt = None,
     output: OutputOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
 ) -> None:
@@ -181,7 +183,7 @@ def feature_shift(
 @app.command()
 def confidence(
     ctx: typer.Context,
-    threshold: Annotated[float | None, typer.Option(min=0, max=1, show_default=False, help=(
+    threshold: Annotated[float | None, typer.Option(**key_bounds("log.confidence_threshold"), show_default=False, help=(
         "A prediction scored under this is low confidence [default: log.confidence_threshold, 0.6]"))] = None,
     bucket: Annotated[str, typer.Option(metavar="DURATION", help="Width of each time bucket.")] = "15m",
     source: SourceOpt = None, since: SinceOpt = None, start: FromOpt = None, end: ToOpt = None,

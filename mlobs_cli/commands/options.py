@@ -4,6 +4,7 @@ reads Prometheus takes (`--prometheus`, `--context`, `--insecure`, `--at`), and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -84,6 +85,29 @@ def state(ctx: typer.Context) -> AppState:
 def split_list(values: list[str] | None) -> tuple[str, ...]:
     """`--features a,b --features c` -> ("a", "b", "c")."""
     return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
+
+
+# -- numbers: every numeric flag has both bounds -------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    # typer's float range takes nan (every comparison with it is false), which would turn a threshold off
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number.")
+    return value
+
+
+def within(low: float, high: float) -> dict[str, Any]:
+    """Keyword arguments of typer.Option for a number from `low` to `high` (both included), shown in --help as
+    `low<=x<=high`. Every numeric flag has both bounds: a number like `--bins 10**20` would otherwise reach the
+    work and take all memory. A float must also be finite."""
+    return {"min": low, "max": high, "callback": _finite}
+
+
+def key_bounds(name: str) -> dict[str, Any]:
+    """`within` for the flag of config key `name`: the key's own bounds, so a flag and the file agree."""
+    key = cfg.KEYS[name]
+    return within(key.type(key.minimum), key.type(key.maximum))
 
 
 # The URL flags of servers that take credentials, which come from the environment or the config file only: a

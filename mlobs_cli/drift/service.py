@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlobs_cli import files
 from mlobs_cli.backends import pushgateway, samples
 from mlobs_cli.config import Settings
 from mlobs_cli.drift.compare import Progress, Selection, compare
@@ -24,6 +25,7 @@ class Request:
     plot: tuple[str, ...] = ()
     html: Path | None = None
     model: str | None = None
+    force: bool = False  # --html replaces an existing file
 
 
 def _check(request: Request, settings: Settings) -> None:
@@ -34,6 +36,7 @@ def _check(request: Request, settings: Settings) -> None:
         for pattern in (request.reference, request.current):
             if os.path.exists(pattern) and os.path.exists(request.html) and os.path.samefile(pattern, request.html):
                 raise InputError(f"--html {request.html} is an input file; choose another path")
+        files.refuse_existing(request.html, "--html", request.force)
         if not request.html.parent.is_dir():
             raise InputError(f"--html: directory {request.html.parent} does not exist")
         if not os.access(request.html.parent, os.W_OK):

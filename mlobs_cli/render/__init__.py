@@ -287,11 +287,11 @@ def progress(label: str, after: float = 1.0) -> Iterator[Callable[[int, int, str
             bar.stop()
 
 
-def html_report(report: Any, path: Any) -> None:
-    """--html: the report as one self-contained page."""
+def html_report(report: Any, path: Any, force: bool = False) -> None:
+    """--html: the report as one self-contained page (over an existing file only with `force`)."""
     from mlobs_cli.render import html
 
-    html.write_report(report, path)
+    html.write_report(report, path, force=force)
     stderr_console().print(f"wrote {path}", markup=False)
 
 

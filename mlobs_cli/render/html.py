@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 
+from mlobs_cli import files
 from mlobs_cli.drift.report import Bin, DriftReport, FeatureDrift
-from mlobs_cli.errors import InputError
 from mlobs_cli.render.drift import STATUS_STYLE, fmt_number, fmt_pvalue, samples_line, shift_text
 
 # Dark blue against light orange: told apart by lightness too, so a greyscale print keeps the two series apart.
@@ -70,16 +68,14 @@ window.addEventListener("load", function () {
 """
 
 
-def write_report(report: DriftReport, path: Path) -> None:
-    """Write the report to `path` atomically: an interrupted run leaves the old file or none, never half a page.
+def write_report(report: DriftReport, path: Path, *, force: bool = False) -> None:
+    """Write the report to `path` atomically: an interrupted run leaves the old file or none, never half a page;
+    an existing file is replaced only with `force`.
 
     Raises:
-        InputError: the file cannot be written there.
+        InputError: the file exists (without `force`) or cannot be written there.
     """
-    try:
-        _write_atomically(path, page(report))
-    except OSError as e:
-        raise InputError(f"--html {path}: cannot write: {e.strerror or e}") from e
+    files.write_new(path, page(report), option="--html", force=force)
 
 
 def page(report: DriftReport) -> str:
@@ -265,23 +261,3 @@ def _x_label(b: Bin, i: int, group: float, turned: bool) -> str:
 
 def _short(label: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a report is as readable as any new file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

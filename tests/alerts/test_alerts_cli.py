@@ -267,3 +267,26 @@ def test_convert_to_a_file_never_over_its_input(cli, tmp_path):
     result = cli("alerts", "convert", seed, "--output-file", seed)
     assert result.exit_code == 2 and "is the input file" in result.stderr
     assert seed.read_text(encoding="utf-8") == SEED
+
+
+def test_convert_replaces_an_existing_file_only_with_force(cli, tmp_path):
+    seed = write(tmp_path, {"alerts.yaml": SEED}) / "alerts.yaml"
+    target = tmp_path / "out.yml"
+    target.write_text("# the rules in production\n", encoding="utf-8")
+    refused = cli("alerts", "convert", seed, "--output-file", target)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "exists: give --force" in refused.stderr
+    assert target.read_text(encoding="utf-8") == "# the rules in production\n"
+    replaced = cli("alerts", "convert", seed, "--output-file", target, "--force")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert yaml.safe_load(target.read_text(encoding="utf-8"))["groups"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts.yaml", "out.yml"]  # no temporary file left
+
+
+def test_convert_that_fails_leaves_the_existing_file(cli, tmp_path):
+    bad = write(tmp_path, {"alerts.yaml": "alerts:\n  - name: a\n    expr: up == 0\n    for: -5m\n"}) / "alerts.yaml"
+    target = tmp_path / "out.yml"
+    target.write_text("# the rules in production\n", encoding="utf-8")
+    result = cli("alerts", "convert", bad, "--output-file", target, "--force")
+    assert result.exit_code == 2 and "'-5m' is negative" in result.stderr
+    assert target.read_text(encoding="utf-8") == "# the rules in production\n"

@@ -119,11 +119,41 @@ def test_convert(tmp_path, text, expected):
     pytest.param("alerts:\n  - name: a\n", "without `expr`", id="missing-expr"),
     pytest.param("alerts:\n  - name: a\n    expr: up\n    expr: up == 0\n", "duplicate key", id="duplicate-key"),
     pytest.param("alerts:\n  - name: a\n    expr: up\n    runbook: x\n", "unknown key", id="unknown-key"),
+    pytest.param("alerts:\n  - name: a\n    expr: up\n    for: -5m\n", ":4: invalid `for`: '-5m' is negative",
+                 id="negative-for"),
+    pytest.param("alerts:\n  - name: a\n    expr: up\n    for: 5 min\n", "'5 min' is not a duration",
+                 id="malformed-for"),
+    pytest.param("alerts:\n  - name: a\n    expr: up\n    for: 300\n", "'300' is not a duration", id="unitless-for"),
+    pytest.param("alerts:\n  - name: a\n    expr: up\n  - name: b\n    expr: sum(up\n    for: -1s\n",
+                 ":5: invalid PromQL", id="unparsable-expr-first-of-two"),
+    pytest.param('alerts:\n  - name: a\n    expr: up\n    annotations: {summary: "{{ .Foo "}\n',
+                 ":4: annotation `summary`: template error", id="unclosed-template"),
 ])
 def test_convert_refuses(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(InputError, match=re.escape(message)):
         convert(path)
+
+
+@pytest.mark.parametrize("value", ["-5m", "5 min", "300", "1.5h", "5m1h", ""])
+def test_promtool_rejects_what_convert_refuses(tmp_path, value):
+    """The refusals are promtool's own: the same rule written in the Prometheus form is rejected by it."""
+    path = tmp_path / "rules.yml"
+    path.write_text(f"groups:\n  - name: g\n    rules:\n      - alert: a\n        expr: up\n        for: '{value}'\n",
+                    encoding="utf-8")
+    assert promtool_check(path).returncode != 0
+    seed = write(tmp_path, f"alerts:\n  - name: a\n    expr: up\n    for: '{value}'\n")
+    with pytest.raises(InputError):
+        convert(seed)
+
+
+def test_the_file_the_command_writes_passes_promtool(cli, seed_file, tmp_path):
+    out = tmp_path / "rules" / "seed.rules.yml"
+    out.parent.mkdir()
+    result = cli("alerts", "convert", seed_file, "--output-file", out)
+    assert result.exit_code == 0, result.stderr
+    checked = promtool_check(out)
+    assert checked.returncode == 0 and "SUCCESS: 10 rules found" in checked.stdout, checked.stdout + checked.stderr
 
 
 def test_convert_refuses_a_missing_file(tmp_path):

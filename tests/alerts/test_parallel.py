@@ -21,12 +21,12 @@ CTX = Context(load_catalogue())
 
 
 def run(paths: list[str], processes: int, monkeypatch: pytest.MonkeyPatch,
-        checks: Iterable[Check] | None = None) -> lint.LintReport:
+        checks: Iterable[Check] | None = None, debug: bool = False) -> lint.LintReport:
     """`validate` with `processes` processes (1: no worker), whatever the machine's cores."""
     with monkeypatch.context() as m:
         m.setattr(lint.os, "cpu_count", lambda: processes)
         m.setattr(lint, "FILES_PER_PROCESS", 1 if processes > 1 else 10**9)
-        return lint.validate(paths, CTX, checks)
+        return lint.validate(paths, CTX, checks, debug=debug)
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the corpus in ../shared is not beside this clone")
@@ -78,13 +78,23 @@ def rule_files(tmp_path, count: int) -> list[str]:
 
 @pytest.mark.parametrize("failing", [[5], [0], [2, 13], [13, 14, 15]])
 def test_the_first_failing_file_in_order_raises_as_in_one_process(tmp_path, monkeypatch, failing):
-    """Whichever process takes the failing parts (the parts are handed out as processes free up), the exception
-    raised is the one a single process meets first."""
+    """With --debug, whichever process takes the failing parts (the parts are handed out as processes free up),
+    the exception raised is the one a single process meets first."""
     paths = rule_files(tmp_path, 16)
     check = Boom(*(paths[n] for n in failing))
     for processes in (1, 2, 3):
         with pytest.raises(ValueError, match=f"boom in r{failing[0]}$"):
-            run(paths, processes, monkeypatch, [check])
+            run(paths, processes, monkeypatch, [check], debug=True)
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_without_debug_a_failing_file_is_reported_and_the_others_linted(tmp_path, monkeypatch, processes):
+    paths = rule_files(tmp_path, 16)
+    report = run(paths, processes, monkeypatch, [Boom(paths[2], paths[13])])
+    assert [e.path for e in report.file_errors] == [paths[2], paths[13]]
+    assert "ValueError: boom in r2" in report.file_errors[0].message and "bug" in report.file_errors[0].message
+    assert [f.path for f in report.files] == [p for n, p in enumerate(paths) if n not in (2, 13)]
+    assert report.exit_code(Severity.ERROR) == 2
 
 
 def test_online_checks_lint_in_one_process(tmp_path, monkeypatch):

@@ -132,7 +132,8 @@ def test_table_without_tty_has_no_colour_codes(cli):
         pytest.param(lambda p: [*WEATHER, "--html", "/proc/r.html"], r"--html", id="html where nothing can be written"),
         pytest.param(lambda p: [*WEATHER, "--pushgateway", "http://127.0.0.1:9"], r"needs --model",
                      id="pushgateway without model"),
-        pytest.param(lambda p: [*WEATHER, "--bins", "1"], r"drift.bins", id="bins below minimum"),
+        pytest.param(lambda p: [*WEATHER, "--html", _touch(p / "old.html", "last week's report")],
+                     r"--html .*old.html exists: give --force", id="html over an existing file"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, make_args, message):
@@ -154,6 +155,16 @@ def test_inputs_are_not_modified(cli, drifted, tmp_path):
     before = [p.read_bytes() for p in drifted]
     cli("drift", "compare", *drifted, "--html", tmp_path / "report.html")
     assert [p.read_bytes() for p in drifted] == before
+
+
+def test_html_replaces_a_file_only_with_force(cli, drifted, tmp_path):
+    out = _touch(tmp_path / "report.html", "last week's report")
+    refused = cli("drift", "compare", *drifted, "--html", out)
+    assert refused.exit_code == 2 and out.read_text() == "last week's report"
+    replaced = cli("drift", "compare", *drifted, "--html", out, "--force", "--exit-zero")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
 def test_debug_shows_the_traceback(cli, tmp_path):

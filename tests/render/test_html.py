@@ -15,6 +15,7 @@ from mlobs_cli.config import resolve
 from mlobs_cli.drift.report import DriftReport
 from mlobs_cli.drift.service import Request, run
 from mlobs_cli.render import html
+from mlobs_cli.errors import InputError
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; scripts/test installs it
 BROWSER_TIMEOUT = 90
@@ -117,8 +118,19 @@ def test_write_is_atomic(report, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        html.write_report(report, out)
+        html.write_report(report, out, force=True)
     assert out.read_text(encoding="utf-8") == "previous report"
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+
+
+def test_write_never_replaces_a_file_that_appeared_meanwhile(report, tmp_path):
+    # refused before the work when it exists; here it appears after that check, while the report is computed
+    out = tmp_path / "site" / "report.html"
+    out.parent.mkdir()
+    out.write_text("someone else's file", encoding="utf-8")
+    with pytest.raises(InputError, match="exists: give --force"):
+        html.write_report(report, out)
+    assert out.read_text(encoding="utf-8") == "someone else's file"
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]
 
 

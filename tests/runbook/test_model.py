@@ -71,6 +71,8 @@ def test_a_small_runbook_loads(tmp_path):
     pytest.param("status: ALERT", "status: CRITICAL", 18, "'CRITICAL' is not one of", id="bad status (schema)"),
     pytest.param("kind: promql", "kind: sql", 11, "'sql' is not one of", id="unknown check kind"),
     pytest.param("(rate(x_bucket", "(rate(x_bucket[", 13, "invalid PromQL", id="invalid PromQL"),
+    pytest.param("[5m])))", "[5m])))" + " or up" * 16_000, 13, "more than 128 operators and brackets deep",
+                 id="a query too deep to parse (it overflowed the parser's stack)"),
     pytest.param("value > slo(model)", "value > catalogue('batch_size', 'alert')", 17,
                  "batch_size has no 'alert' threshold", id="unknown catalogue threshold"),
     pytest.param("value > slo(model)", "value.real > 1", 17, "Attribute is not allowed", id="attribute access"),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import promql_parser
 
+from mlobs_cli.alerts.promql import MAX_DEPTH, too_deep
 from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, OK, Context, Evidence, Row
 from mlobs_cli.timeparse import parse_duration
@@ -39,6 +40,8 @@ def validate(check: Check) -> list[tuple[str, str]]:
     problems = []
     if "query" not in check.spec:
         problems.append(("kind", "a promql check needs `query`"))
+    elif "query" in check.samples and too_deep(check.samples["query"]):  # the parser would overflow its stack
+        problems.append(("query", f"the query nests more than {MAX_DEPTH} operators and brackets deep"))
     elif "query" in check.samples:  # not when its template names an undefined variable: that is the problem
         try:
             promql_parser.parse(check.samples["query"])
