@@ -94,6 +94,14 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def unfiltered(key: str) -> dict[str, str]:
+    """Query name -> PromQL of one column over every model, the window left as `{w}`: what another view (the
+    dashboard's health table) asks to get the same number with the same scope."""
+    column = next(c for c in COLUMNS if c.key == key)
+    fill = {"sel": "", "m": "", "w": "{w}", "lw": "{lw}"}
+    return {name: q.format(**fill) for name, q in zip(column.names, (column.promql, *column.fallbacks), strict=True)}
+
+
 def queries(window: timedelta, model: str | None = None) -> dict[str, str]:
     """Query name (a column key, `<key>.1`... for its fallbacks) -> the PromQL it runs for `window` (and
     `--model`)."""

@@ -8,12 +8,13 @@ import math
 
 import pytest
 from metrics_reference import TOLERANCE, close, gauges, quantiles, rates
+from canary import canary, imported
 from scenario import SHORT, Scenario
 
 from mlobs_cli.metrics.common import LEVEL_RANK
 from mlobs_cli.metrics.summary import COLUMNS, LOAD_WINDOW
 from mlobs_cli.timeparse import isoformat
-from tests.conftest import backfilled_prometheus, imported_victoriametrics
+from tests.conftest import backfilled_prometheus
 
 W = 300.0
 
@@ -196,37 +197,13 @@ def test_a_column_the_server_cannot_evaluate_is_the_only_one_missing(cli, scenar
         assert row["latency_p99_seconds"] == before["latency_p99_seconds"]
 
 
-def _canary(at: int, versioned_errors: bool) -> str:
-    """v1 serving 100 req/s without an error, v2 50 req/s with 20% failing, for 10 minutes before `at`: errors
-    counted by a 5xx status on the requests, and in inference_errors_total with or without a version label."""
-    lines = []
-    for n in range(40, -1, -1):
-        t, k = at - n * 15, 40 - n
-        for version, rps, ratio in (("v1", 100.0, 0.0), ("v2", 50.0, 0.2)):
-            ok, failed = 1000 + rps * (1 - ratio) * 15 * k, 1000 + rps * ratio * 15 * k
-            lines.append(f'inference_requests_total{{model="m",version="{version}",status="200"}} {ok} {t}')
-            lines.append(f'inference_requests_total{{model="m",version="{version}",status="503"}} {failed} {t}')
-            if versioned_errors:
-                lines.append(f'inference_errors_total{{model="m",version="{version}",error_type="timeout"}} '
-                             f"{failed} {t}")
-        if not versioned_errors:
-            lines.append(f'inference_errors_total{{model="m",error_type="timeout"}} {2000 + 50 * 0.2 * 15 * k} {t}')
-    return "\n".join(lines) + "\n# EOF\n"
-
-
-def _imported(kind: str, tmp_path, openmetrics: str):
-    if kind == "prometheus":
-        return backfilled_prometheus(tmp_path, openmetrics)
-    return imported_victoriametrics(tmp_path, openmetrics)
-
-
 @pytest.mark.parametrize("kind", ["prometheus", "victoriametrics"])
 @pytest.mark.parametrize("versioned_errors", [True, False], ids=["errors-by-version", "errors-by-status"])
 def test_a_broken_canary_shows_its_own_error_rate(cli, tmp_path, kind, versioned_errors):
     """v1 at 0%, v2 at 20%: each row says its own rate (model-wide it would be 50 * 0.2 / 150 = 6.67% on both),
     whichever way the errors are counted, and the value says it is the version's."""
     at = 1795690000
-    with _imported(kind, tmp_path, _canary(at, versioned_errors)) as url:
+    with imported(kind, tmp_path, canary(at, versioned_errors)) as url:
         report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
     rows = {r["version"]: r["error_ratio"] for r in report["models"]}
     assert set(rows) == {"v1", "v2"}
@@ -241,9 +218,9 @@ def test_errors_without_any_version_label_show_the_model_wide_rate_marked(cli, t
     """A store whose only error count is inference_errors_total{model} and whose requests carry no status: the
     error ratio can only be the model's, 10 / 150 on both rows, and both the table and the JSON say so."""
     at = 1795690000
-    text = "\n".join(line for line in _canary(at, False).splitlines() if 'status="503"' not in line)
+    text = "\n".join(line for line in canary(at, False).splitlines() if 'status="503"' not in line)
     text = text.replace(',status="200"', "")
-    with _imported(kind, tmp_path, text + "\n") as url:
+    with imported(kind, tmp_path, text + "\n") as url:
         report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
         table = cli("metrics", "summary", "--prometheus", url, "--at", at, env={"COLUMNS": "250"})
     expected = 50 * 0.2 / (100 + 50 * 0.8)  # the requests kept are the ones that did not fail
