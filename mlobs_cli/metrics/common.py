@@ -197,6 +197,15 @@ def utc(seconds: float) -> datetime:
 VERSION, MODEL = "version", "model"
 
 
+def scope_of(labels: Mapping[str, str]) -> str | None:
+    """What a series' number is of, from the labels it carries: a version's (VERSION), a whole model's (MODEL: no
+    `version`, the metric has none), or neither (None: not about a model). Every view that shows a number on a
+    version's row asks this, so none shows a model's number as a version's unmarked."""
+    if labels.get("version"):
+        return VERSION
+    return MODEL if labels.get("model") else None
+
+
 @dataclass(frozen=True, slots=True)
 class Scoped:
     """One column's answers keyed by what each series is of, decided from the labels it carries: a series with a
@@ -215,11 +224,10 @@ class Scoped:
         model_wide: dict[str, float | None] = {}
         for samples in answers:
             for s in samples or ():
-                model, version = s.labels.get("model", ""), s.labels.get("version", "")
-                if version:
-                    versioned.setdefault((model, version), number(s.value))
+                if scope_of(s.labels) == VERSION:
+                    versioned.setdefault((s.labels.get("model", ""), s.labels["version"]), number(s.value))
                 else:
-                    model_wide.setdefault(model, number(s.value))
+                    model_wide.setdefault(s.labels.get("model", ""), number(s.value))
         return cls(versioned, model_wide)
 
     def keys(self) -> set[tuple[str, str | None]]:
