@@ -138,11 +138,13 @@ class Summary(View):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return ("model", "version", *(k for c in COLUMNS for k in (c.key, f"{c.key}_change")))
+        # the scopes last: a spreadsheet built on the value columns keeps its positions
+        return ("model", "version", *(k for c in COLUMNS for k in (c.key, f"{c.key}_change")),
+                *(f"{c.key}_scope" for c in COLUMNS))
 
     def rows(self) -> list[list[Any]]:
-        return [[r.model, r.version, *(v for c in COLUMNS for v in (r.cells[c.key].value, r.cells[c.key].change))]
-                for r in self.models]
+        return [[r.model, r.version, *(v for c in COLUMNS for v in (r.cells[c.key].value, r.cells[c.key].change)),
+                 *(r.cells[c.key].scope for c in COLUMNS)] for r in self.models]
 
     def to_dict(self) -> dict[str, Any]:
         return {"time": isoformat(self.at), "previous_time": isoformat(self.previous_at),

@@ -135,6 +135,10 @@ def test_csv_has_a_row_per_model_version(cli, scenario_prometheus, scenario):
     assert result.exit_code == 0
     assert lines[0].startswith("model,version,requests_per_second,requests_per_second_change,error_ratio")
     assert len(lines) == 1 + len(LEVELS)
+    header = lines[0].split(",")
+    assert header[-len(COLUMNS):] == [f"{c.key}_scope" for c in COLUMNS]
+    llm = next(dict(zip(header, line.split(","), strict=True)) for line in lines if line.startswith("llm-7b,v2.1.0"))
+    assert (llm["error_ratio_scope"], llm["queue_depth_scope"]) == ("version", "model")
 
 
 @pytest.mark.parametrize("level", sorted(LEVEL_RANK))
