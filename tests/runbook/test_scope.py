@@ -26,6 +26,7 @@ def test_the_failing_canary_is_the_finding(cli, walk_config, tmp_path, kind, ver
         report = cli.json("runbook", "latency", "--no-input", "--at", AT, "--prometheus", url, "--config",
                           walk_config, expect=1)
     rows = {r["labels"]["version"]: r["values"]["value"] for r in evidence(report, "error_rate")["rows"]}
+    assert {r["scope"] for r in evidence(report, "error_rate")["rows"]} == {"version"}
     assert set(rows) == {"v1", "v2"}
     assert math.isclose(rows["v1"], 0.0, abs_tol=1e-12) and math.isclose(rows["v2"], 0.2, rel_tol=TOLERANCE[kind])
     errors = [f for f in report["findings"] if f["check"] == "runbook/immediate/error_rate"]
@@ -46,7 +47,7 @@ def test_a_model_wide_error_rate_is_marked_on_each_version(cli, walk_config, tmp
         table = cli("runbook", "latency", "--no-input", "--at", AT, "--prometheus", url, "--config", walk_config,
                     env={"COLUMNS": "200"})
     (row,) = evidence(report, "error_rate")["rows"]
-    assert row["labels"] == {"model": "m"}  # no version: the model's number, and the JSON says so by its labels
+    assert row["labels"] == {"model": "m"} and row["scope"] == "model"  # no version: the model's number
     assert math.isclose(row["values"]["value"], 10 / 140, rel_tol=TOLERANCE[kind])  # v2's 10 failed of 140 req/s
     lines = table.stdout.splitlines()
     assert any(line.split()[:2] == ["m", "v1"] and line.rstrip().endswith("7% ᵐ") for line in lines), table.stdout
