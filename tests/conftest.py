@@ -231,6 +231,20 @@ def backfilled_prometheus(root: Path, openmetrics_text: str, config: str = "glob
         yield url
 
 
+@contextmanager
+def imported_victoriametrics(root: Path, openmetrics_text: str) -> Iterator[str]:
+    """Debian's VictoriaMetrics on 127.0.0.1 with `openmetrics_text` imported (/api/v1/import/prometheus takes
+    what backfilled_prometheus does) and flushed, so every query sees it; yields its base URL, stops it by PID."""
+    binary = installed("victoria-metrics", "victoria-metrics")
+    url = f"http://127.0.0.1:{free_port()}"
+    argv = [binary, f"-httpListenAddr={url.removeprefix('http://')}", f"-storageDataPath={root / 'data'}",
+            "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s", "-loggerLevel=WARN"]
+    with serving("victoriametrics", argv, url, root / "stderr.log"):
+        httpx.post(f"{url}/api/v1/import/prometheus", content=openmetrics_text.encode(), timeout=60).raise_for_status()
+        httpx.get(f"{url}/internal/force_flush", timeout=30).raise_for_status()
+        yield url
+
+
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """A Prometheus started for this test session on 127.0.0.1 over backfilled data; stopped by its PID."""

@@ -35,6 +35,7 @@ class Cell:
     value: float | None
     previous: float | None = None
     level: str | None = None  # a catalogue level ("warn", "alert", ...) the value crosses, or None
+    scope: str | None = None  # VERSION or MODEL: what the value is of (Scoped.get); None without a value
 
     @property
     def change(self) -> float | None:
@@ -50,7 +51,8 @@ class Cell:
         return self.value / self.previous
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "previous": self.previous, "change": self.change, "level": self.level}
+        return {"value": self.value, "previous": self.previous, "change": self.change, "level": self.level,
+                "scope": self.scope}
 
 
 def level(metric: str | None, stat: str | None, cell: Cell) -> str | None:
@@ -190,3 +192,53 @@ def series_points(series: Series) -> list[dict[str, Any]]:
 
 def utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+VERSION, MODEL = "version", "model"
+
+
+def scope_of(labels: Mapping[str, str]) -> str | None:
+    """What a series' number is of, from the labels it carries: a version's (VERSION), a whole model's (MODEL: no
+    `version`, the metric has none), or neither (None: not about a model). Every view that shows a number on a
+    version's row asks this, so none shows a model's number as a version's unmarked."""
+    if labels.get("version"):
+        return VERSION
+    return MODEL if labels.get("model") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """One column's answers keyed by what each series is of, decided from the labels it carries: a series with a
+    `version` label is that version's number, one with only `model` is the whole model's.
+
+    A column asks `by (model, version)`, so the answer itself says whether its metric carries versions; a column
+    with several expressions (the error ratio: versioned errors, errors by status, model-wide errors) lists them
+    most specific first, and the first to answer a key wins."""
+
+    versioned: Mapping[tuple[str, str], float | None]
+    model_wide: Mapping[str, float | None]
+
+    @classmethod
+    def of(cls, answers: Iterable[list[Sample] | None]) -> Scoped:
+        versioned: dict[tuple[str, str], float | None] = {}
+        model_wide: dict[str, float | None] = {}
+        for samples in answers:
+            for s in samples or ():
+                if scope_of(s.labels) == VERSION:
+                    versioned.setdefault((s.labels.get("model", ""), s.labels["version"]), number(s.value))
+                else:
+                    model_wide.setdefault(s.labels.get("model", ""), number(s.value))
+        return cls(versioned, model_wide)
+
+    def keys(self) -> set[tuple[str, str | None]]:
+        """(model, version) of every versioned series, and (model, None) for each model-wide one."""
+        return set(self.versioned) | {(m, None) for m in self.model_wide}
+
+    def get(self, model: str, version: str | None) -> tuple[float | None, str | None]:
+        """The value for a row and its scope: the version's own, else (only when none of the model's series in
+        this column carries a version) the model's, marked MODEL; (None, None) when there is neither."""
+        if version and (model, version) in self.versioned:
+            return self.versioned[model, version], VERSION
+        if any(m == model for m, _ in self.versioned) or model not in self.model_wide:
+            return None, None
+        return self.model_wide[model], MODEL

@@ -14,8 +14,10 @@ from functools import partial
 from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample, Series
-from mlobs_cli.metrics.common import Cell, View, ask, at_times, by_labels, level, number, query_each, series_points
+from mlobs_cli.metrics.common import (MODEL, Cell, Scoped, View, ask, at_times, by_labels, level, number, query_each,
+                                     series_points)
 from mlobs_cli.metrics.query import choose_step
+from mlobs_cli.metrics.summary import unfiltered
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, parse_duration, prometheus_duration
 
@@ -40,6 +42,8 @@ class Panel:
 
 
 REQUESTS = "rate(inference_requests_total[{w}])"
+# the health table's error ratio is the summary's: each version's own where the labels allow (common.Scoped)
+ERROR_RATIO = unfiltered("error_ratio")
 SPARK_POINTS = 120  # points a sparkline panel asks for: 30 characters wide, 4 points a character
 PANELS: tuple[Panel, ...] = (
     Panel("Requests/s", "stat", {"value": f"sum({REQUESTS})"}, "per_second",
@@ -66,8 +70,7 @@ PANELS: tuple[Panel, ...] = (
         "up": 'sum by (model, version) (up{model!=""})',
         "replicas": 'count by (model, version) (up{model!=""})',
         "rps": f"sum by (model, version) ({REQUESTS})",
-        "error_ratio": f"(sum by (model) (rate(inference_errors_total[{{w}}])) or sum by (model) ({REQUESTS}) * 0)"
-                       f" / sum by (model) ({REQUESTS})",
+        **ERROR_RATIO,
         "p99": "histogram_quantile(0.99, sum by (le, model, version) (rate(inference_latency_seconds_bucket[{w}])))",
     }),
 )
@@ -174,25 +177,25 @@ def _health(panel: Panel, now: Mapping[str, list[Sample]], _: Any) -> dict[str, 
     up = by_labels(now["up"], ("model", "version"))
     replicas = by_labels(now["replicas"], ("model", "version"))
     rps = by_labels(now["rps"], ("model", "version"))
-    errors = by_labels(now["error_ratio"], ("model",))
+    errors = Scoped.of(now[name] for name in ERROR_RATIO)
     p99 = by_labels(now["p99"], ("model", "version"))
     total = sum(v for v in rps.values() if v)
     models = []
     for key in sorted(set(replicas) | set(rps)):
         n_up, n_all = up.get(key), replicas.get(key)
-        err, lat = errors.get(key[:1]), p99.get(key)
+        (err, scope), lat = errors.get(*key), p99.get(key)
         reasons = []
         if n_all is not None and n_up is not None and n_up < n_all:
             reasons.append(f"{n_all - n_up:g} of {n_all:g} replicas down")
         if level("inference_errors_total", "ratio_to_requests", Cell(err)):
-            reasons.append("error rate over the catalogue threshold")
+            reasons.append("error rate over the catalogue threshold" + (" (model-wide)" if scope == MODEL else ""))
         if level("inference_latency_seconds", "p99", Cell(lat)):
             reasons.append("p99 latency over the catalogue threshold")
         health = "down" if n_all and not n_up else "degraded" if reasons else "healthy"
         share = rps.get(key) / total if total and rps.get(key) is not None else None
         models.append({"model": key[0], "version": key[1], "replicas_up": n_up, "replicas": n_all, "health": health,
                        "reasons": reasons, "requests_per_second": rps.get(key), "traffic_share": share,
-                       "error_ratio": err, "latency_p99_seconds": lat})
+                       "error_ratio": err, "error_ratio_scope": scope, "latency_p99_seconds": lat})
     return {"models": models}
 
 

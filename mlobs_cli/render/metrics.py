@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from mlobs_cli.metrics.common import number
+from mlobs_cli.metrics.common import MODEL, number
 from mlobs_cli.metrics.dashboard import Dashboard, PanelData
 from mlobs_cli.metrics.firing import FiringAlerts
 from mlobs_cli.metrics.query import InstantResult, RangeResult
@@ -77,8 +77,12 @@ def change(value: float | None, previous: float | None, unit: str) -> Text:
     return Text(f"{arrow} {text}", style="dim")
 
 
-def cell(value: float | None, unit: str, level: str | None) -> Text:
-    return Text(fmt(value, unit) + (" ⚠" if level else ""), style=LEVEL_STYLE.get(level or "", ""))
+MODEL_WIDE = "ᵐ"  # a versioned row's cell holding the whole model's number (common.Scoped)
+
+
+def cell(value: float | None, unit: str, level: str | None, model_wide: bool = False) -> Text:
+    return Text(fmt(value, unit) + (" ⚠" if level else "") + (f" {MODEL_WIDE}" if model_wide else ""),
+                style=LEVEL_STYLE.get(level or "", ""))
 
 
 def sparkline(values: list[float | None], width: int = SPARK_WIDTH) -> str:
@@ -107,6 +111,8 @@ def sparkline(values: list[float | None], width: int = SPARK_WIDTH) -> str:
 def table(result: Any, console: Console) -> None:
     if isinstance(result, Summary):
         console.print(_summary(result, console.width))
+        for key, why in result.model_wide.items():
+            console.print(Text(f"{MODEL_WIDE} {next(c.title for c in COLUMNS if c.key == key)}: {why}", style="dim"))
     else:
         draw = {InstantResult: _instant, RangeResult: _range, Dashboard: _dashboard, FiringAlerts: _firing}
         console.print(draw[type(result)](result))
@@ -241,7 +247,8 @@ DROP_RANK = {"latency_p50_seconds": 6, "model_load_p99_seconds": 5, "latency_p95
 def _summary(result: Summary, width: int) -> RenderableType:
     if not result.models:
         return Text("no model has series at this time (try --at, or a longer --window)", style="dim")
-    cells = {c.key: [Text.assemble(cell(r.cells[c.key].value, c.unit, r.cells[c.key].level), "\n",
+    cells = {c.key: [Text.assemble(cell(r.cells[c.key].value, c.unit, r.cells[c.key].level,
+                                        r.version is not None and r.cells[c.key].scope == MODEL), "\n",
                                    change(r.cells[c.key].value, r.cells[c.key].previous, c.unit))
                      for r in result.models] for c in COLUMNS}
     shown = _fitting(result, cells, width)

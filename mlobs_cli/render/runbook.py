@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from mlobs_cli.errors import InputError
 from mlobs_cli.render import stderr_console, stdout_console
-from mlobs_cli.runbook.checks.base import NOT_APPLICABLE, OK, Evidence
+from mlobs_cli.metrics.common import VERSION, scope_of
+from mlobs_cli.runbook.checks.base import NOT_APPLICABLE, OK, Evidence, Row
 from mlobs_cli.runbook.expr import FORMATS
 from mlobs_cli.runbook.model import Question, Step
 from mlobs_cli.runbook.reports import LintReport, RunbookList, RunbookPage, TestReport
@@ -73,28 +74,46 @@ def _evidence(e: Evidence, console: Console) -> None:
         console.print(Text(f"    {len(e.rows) - limit} more rows in -o json", style="dim"))
 
 
-def _side_by_side(outcome: StepOutcome) -> Table:
+MODEL_WIDE = "ᵐ"  # a version's row showing the whole model's number (metrics.common.scope_of)
+
+
+def _side_by_side(outcome: StepOutcome) -> Group:
+    """One row per `join` value; joined on the model, one per (model, version) wherever a check's series carry a
+    version, and a check whose series do not shows the model's number on each version's row, marked."""
     join = outcome.join or "model"
     shown = [e for e in outcome.evidence if e.state != NOT_APPLICABLE]
+
+    def version(r: Row) -> str:
+        return r.labels.get("version", "") if join == "model" and scope_of(r.labels) == VERSION else ""
+
+    versioned = {r.labels.get(join, "") for e in shown for r in e.rows if version(r)}
+    keys = dict.fromkeys((r.labels.get(join, ""), version(r)) for e in shown for r in e.rows
+                         if version(r) or r.labels.get(join, "") not in versioned)
     t = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 2, 0, 0))
     t.add_column(join, no_wrap=True)
-    keys: dict[str, None] = {}
-    for e in shown:
-        for r in e.rows:
-            keys[r.labels.get(join, "")] = None
+    if versioned:
+        t.add_column("version", no_wrap=True)
     for e in shown:
         t.add_column(e.title or e.check, no_wrap=True, justify="right")
-    for key in keys:
+    marked: dict[str, None] = {}
+    for key, ver in keys:
         cells = []
         for e in shown:
             if e.state != OK:
                 cells.append("UNKNOWN")
                 continue
-            row = next((r for r in e.rows if r.labels.get(join, "") == key), None)
+            rows = [r for r in e.rows if r.labels.get(join, "") == key]
+            own = next((r for r in rows if version(r) == ver), None)
+            wide = None if own or not ver or any(version(r) for r in rows) else next(iter(rows), None)
             value = next(iter(e.formats), "value")  # the check's first formatted field, else its value
-            cells.append("—" if row is None else fmt(row.values.get(value), value, e.formats))
-        t.add_row(key, *cells)
-    return t
+            row = own or wide
+            cells.append("—" if row is None else fmt(row.values.get(value), value, e.formats)
+                         + (f" {MODEL_WIDE}" if wide else ""))
+            if wide:
+                marked[e.title or e.check] = None
+        t.add_row(key, *([ver or "—"] if versioned else []), *cells)
+    notes = [Text(f"{MODEL_WIDE} model-wide: no version label on the series of {', '.join(marked)}", style="dim")]
+    return Group(t, *notes[:bool(marked)])
 
 
 def show_step(outcome: StepOutcome, console: Console, number: int | None = None) -> None:

@@ -200,7 +200,8 @@ def _apply_rules(step: Step, scope: Scope) -> tuple[list[StepFinding], list[str]
                 if not rule.when(names, scope.functions):
                     continue
                 message, _ = rule.message.render(names, scope.functions)
-                subject = rule.subject.render(names, scope.functions)[0] if rule.subject else \
+                # strip: "{{ model }} {{ version }}" of a model-wide row (no version) is the model alone
+                subject = rule.subject.render(names, scope.functions)[0].strip() if rule.subject else \
                     ",".join(f"{k}={v}" for k, v in row.labels.items()) or rule.check
             except (ExprError, TypeError, ValueError) as e:
                 problems.append(f"rule of line {rule.line} on {rule.check}: {e}")

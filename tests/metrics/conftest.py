@@ -15,7 +15,7 @@ import httpx
 import pytest
 from scenario import STEP, Scenario
 
-from tests.conftest import backfilled_prometheus, free_port, installed, serving
+from tests.conftest import backfilled_prometheus, free_port, imported_victoriametrics, installed, serving
 
 
 def grid_end(lag: float) -> float:
@@ -46,15 +46,7 @@ def scenario_prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest
 def scenario_victoriametrics(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                              scenario: Scenario) -> Iterator[Server]:
     """Debian's VictoriaMetrics with the scenario imported (/api/v1/import/prometheus takes the same OpenMetrics)."""
-    binary = installed("victoria-metrics", "victoria-metrics")
-    root = tmp_path_factory.mktemp("victoriametrics")
-    url = f"http://127.0.0.1:{free_port()}"
-    argv = [binary, f"-httpListenAddr={url.removeprefix('http://')}", f"-storageDataPath={root / 'data'}",
-            "-retentionPeriod=100y", "-search.disableCache", "-search.latencyOffset=0s", "-loggerLevel=WARN"]
-    with serving("victoriametrics", argv, url, root / "stderr.log"):
-        httpx.post(f"{url}/api/v1/import/prometheus", content=scenario.openmetrics().encode(),
-                   timeout=60).raise_for_status()
-        httpx.get(f"{url}/internal/force_flush", timeout=30).raise_for_status()
+    with imported_victoriametrics(tmp_path_factory.mktemp("victoriametrics"), scenario.openmetrics()) as url:
         yield Server("victoriametrics", url)
 
 

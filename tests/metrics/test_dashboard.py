@@ -3,7 +3,11 @@ metrics_reference.py (tolerance: its TOLERANCE), the layout drawn without a term
 
 from __future__ import annotations
 
-from metrics_reference import close, gauge_at, gauges, increase, quantiles, rates
+import math
+
+import pytest
+from canary import canary, imported
+from metrics_reference import TOLERANCE, close, gauge_at, gauges, increase, quantiles, rates
 from scenario import STEP, VERSIONS
 
 from mlobs_cli.metrics import dashboard as db
@@ -140,6 +144,11 @@ def test_model_health(cli, server, scenario):
         assert (m["replicas_up"], m["replicas"]) == (sum(ups), len(ups))
         assert close(m["requests_per_second"], rps[m["model"], m["version"]], server.kind)
         assert close(m["traffic_share"], rps[m["model"], m["version"]] / total, server.kind)
+        # the version's own error ratio, from its 5xx requests (the scenario's error counter has no version)
+        failed = rates(scenario, "inference_requests_total", at, W, ("model", "version", "status"))
+        assert close(m["error_ratio"], failed[m["model"], m["version"], "500"] / rps[m["model"], m["version"]],
+                     server.kind)
+        assert m["error_ratio_scope"] == "version"
     health = {(m["model"], m["version"]): (m["health"], m["reasons"]) for m in models}
     assert health == {
         ("cv-resnet", "v1.5.2"): ("healthy", []),
@@ -260,3 +269,31 @@ def _live(url: str, until: bytes) -> tuple[bytes, int]:
                 break
         _, status = os.waitpid(pid, 0)
     return out, status
+
+
+@pytest.mark.parametrize("kind", ["prometheus", "victoriametrics"])
+@pytest.mark.parametrize("versioned_errors", [True, False], ids=["errors-by-version", "errors-by-status"])
+def test_a_broken_canary_is_the_degraded_row(cli, tmp_path, kind, versioned_errors):
+    """v1 at 0% errors, v2 at 20%: only v2 is degraded (model-wide, 6.7%, both rows would be)."""
+    at = 1795690000
+    with imported(kind, tmp_path, canary(at, versioned_errors)) as url:
+        report = cli.json("dashboard", "--once", "--prometheus", url, "--at", at, expect=0)
+    models = {m["version"]: m for m in panels(report)["Model Health Summary"]["data"]["models"]}
+    assert math.isclose(models["v1"]["error_ratio"], 0.0, abs_tol=1e-12)
+    assert math.isclose(models["v2"]["error_ratio"], 0.2, rel_tol=TOLERANCE[kind])
+    assert (models["v1"]["health"], models["v2"]["health"]) == ("healthy", "degraded")
+    assert models["v2"]["reasons"] == ["error rate over the catalogue threshold"]
+    assert models["v1"]["error_ratio_scope"] == models["v2"]["error_ratio_scope"] == "version"
+
+
+@pytest.mark.parametrize("kind", ["prometheus", "victoriametrics"])
+def test_a_model_wide_error_rate_says_so(cli, tmp_path, kind):
+    """Errors counted per model only and requests without status: every row gets the model's rate, marked."""
+    at = 1795690000
+    text = "\n".join(line for line in canary(at, False).splitlines() if 'status="503"' not in line)
+    with imported(kind, tmp_path, text.replace(',status="200"', "") + "\n") as url:
+        report = cli.json("dashboard", "--once", "--prometheus", url, "--at", at, expect=0)
+    for m in panels(report)["Model Health Summary"]["data"]["models"]:
+        assert math.isclose(m["error_ratio"], 10 / 140, rel_tol=TOLERANCE[kind])  # v2's 10 failed of 140 req/s
+        assert m["error_ratio_scope"] == "model"
+        assert m["reasons"] == ["error rate over the catalogue threshold (model-wide)"]

@@ -8,6 +8,7 @@ import math
 
 import pytest
 from metrics_reference import TOLERANCE, close, gauges, quantiles, rates
+from canary import canary, imported
 from scenario import SHORT, Scenario
 
 from mlobs_cli.metrics.common import LEVEL_RANK
@@ -21,8 +22,10 @@ W = 300.0
 def expected_row(sc: Scenario, model: str, version: str, t: float) -> dict[str, float]:
     """Every column of one row at t, from the samples."""
     mv, m = (model, version), (model,)
-    requests = rates(sc, "inference_requests_total", t, W, ("model",), model=model)[m]
-    errors = sum(rates(sc, "inference_errors_total", t, W, ("model",), model=model).values())
+    # the version's own error ratio: the scenario's errors_total has no version label, its requests carry status
+    requests = rates(sc, "inference_requests_total", t, W, ("model", "version"), model=model)[mv]
+    errors = rates(sc, "inference_requests_total", t, W, ("model", "version", "status"), model=model)[
+        (*mv, "500")]
     gpus = [labels["gpu_id"] for labels, _ in gauges(sc, "gpu_memory_allocated_bytes", t, model=model)]
     used = {labels["gpu_id"]: v for labels, v in gauges(sc, "gpu_memory_used_bytes", t)}
     total = {labels["gpu_id"]: v for labels, v in gauges(sc, "gpu_memory_total_bytes", t)}
@@ -44,6 +47,11 @@ def expected_row(sc: Scenario, model: str, version: str, t: float) -> dict[str, 
                                             ("model", "version"), model=model).get(mv, math.nan),
     }
 
+
+# What the scenario's labels allow: the columns whose metric has no version label show the model's number.
+MODEL_WIDE = {"queue_depth": "request_queue_depth", "batch_size_avg": "batch_size",
+              "batch_wait_p99_seconds": "batch_wait_seconds", "gpu_utilization_percent": "gpu_utilization_percent",
+              "gpu_memory_used_ratio": "gpu_memory_allocated_bytes"}
 
 # The story, not the thresholds' code: which cell of which row crosses which catalogue level at the end.
 LEVELS = {
@@ -73,6 +81,9 @@ def test_every_number_and_level(cli, server, scenario):
                 assert math.isclose(cell["change"], now[key] - before[key], rel_tol=1e-6, abs_tol=1e-6)
         levels = {k: row[k]["level"] for k in now if row[k]["level"]}
         assert levels == LEVELS[row["model"], row["version"]], (row["model"], row["version"])
+        scopes = {k: row[k]["scope"] for k in now if row[k]["value"] is not None}
+        assert scopes == {k: "model" if k in MODEL_WIDE else "version" for k in scopes}, (row["model"], scopes)
+    assert report["model_wide"] == {k: f"model-wide: no version label on {m}" for k, m in MODEL_WIDE.items()}
 
 
 def test_the_incident_shows_as_a_change(cli, server, scenario):
@@ -101,7 +112,8 @@ def test_units_and_queries_in_json(cli, scenario_prometheus, scenario):
                       "--window", "10m", expect=0)
     assert report["window_seconds"] == 600
     assert report["units"]["latency_p99_seconds"] == "seconds" and report["units"]["error_ratio"] == "ratio"
-    assert set(report["queries"]) == {c.key for c in COLUMNS}
+    assert set(report["queries"]) == {name for c in COLUMNS for name in c.names}
+    assert {c.key for c in COLUMNS} | {"error_ratio.1", "error_ratio.2"} <= set(report["queries"])
     assert "[10m]" in report["queries"]["requests_per_second"] and "[1h]" in report["queries"]["model_load_p99_seconds"]
 
 
@@ -113,6 +125,7 @@ def test_table_shows_levels_changes_and_queries(cli, scenario_prometheus, scenar
     assert "fraud-det" in out and "8.00% ⚠" in out  # the error spike, over the catalogue's 0.1%
     assert "487 ms ⚠" in out  # the incident's p99
     assert "▲" in out and "▼" in out
+    assert " ᵐ" in out and "ᵐ queue: model-wide: no version label on request_queue_depth" in out
     assert "requests_per_second: sum by (model, version) (rate(inference_requests_total[5m]))" in out
 
 
@@ -122,6 +135,10 @@ def test_csv_has_a_row_per_model_version(cli, scenario_prometheus, scenario):
     assert result.exit_code == 0
     assert lines[0].startswith("model,version,requests_per_second,requests_per_second_change,error_ratio")
     assert len(lines) == 1 + len(LEVELS)
+    header = lines[0].split(",")
+    assert header[-len(COLUMNS):] == [f"{c.key}_scope" for c in COLUMNS]
+    llm = next(dict(zip(header, line.split(","), strict=True)) for line in lines if line.startswith("llm-7b,v2.1.0"))
+    assert (llm["error_ratio_scope"], llm["queue_depth_scope"]) == ("version", "model")
 
 
 @pytest.mark.parametrize("level", sorted(LEVEL_RANK))
@@ -155,6 +172,8 @@ def test_a_model_with_only_per_model_series_gets_a_row_without_version(cli, tmp_
         report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
     (row,) = report["models"]
     assert (row["model"], row["version"], row["queue_depth"]["value"]) == ("new-model", None, 3)
+    # the row is the model's: its numbers are model-wide, and no versioned row needs the footnote
+    assert row["queue_depth"]["scope"] == "model" and report["model_wide"] == {}
     assert row["requests_per_second"]["value"] is None
 
 
@@ -180,3 +199,38 @@ def test_a_column_the_server_cannot_evaluate_is_the_only_one_missing(cli, scenar
         assert row["queue_depth"]["value"] is None
         assert row["requests_per_second"] == before["requests_per_second"]
         assert row["latency_p99_seconds"] == before["latency_p99_seconds"]
+
+
+@pytest.mark.parametrize("kind", ["prometheus", "victoriametrics"])
+@pytest.mark.parametrize("versioned_errors", [True, False], ids=["errors-by-version", "errors-by-status"])
+def test_a_broken_canary_shows_its_own_error_rate(cli, tmp_path, kind, versioned_errors):
+    """v1 at 0%, v2 at 20%: each row says its own rate (model-wide it would be 50 * 0.2 / 150 = 6.67% on both),
+    whichever way the errors are counted, and the value says it is the version's."""
+    at = 1795690000
+    with imported(kind, tmp_path, canary(at, versioned_errors)) as url:
+        report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
+    rows = {r["version"]: r["error_ratio"] for r in report["models"]}
+    assert set(rows) == {"v1", "v2"}
+    assert math.isclose(rows["v1"]["value"], 0.0, abs_tol=1e-12)
+    assert math.isclose(rows["v2"]["value"], 0.2, rel_tol=TOLERANCE[kind])
+    assert rows["v1"]["scope"] == rows["v2"]["scope"] == "version"
+    assert "error_ratio" not in report["model_wide"]
+
+
+@pytest.mark.parametrize("kind", ["prometheus", "victoriametrics"])
+def test_errors_without_any_version_label_show_the_model_wide_rate_marked(cli, tmp_path, kind):
+    """A store whose only error count is inference_errors_total{model} and whose requests carry no status: the
+    error ratio can only be the model's, 10 / 150 on both rows, and both the table and the JSON say so."""
+    at = 1795690000
+    text = "\n".join(line for line in canary(at, False).splitlines() if 'status="503"' not in line)
+    text = text.replace(',status="200"', "")
+    with imported(kind, tmp_path, text + "\n") as url:
+        report = cli.json("metrics", "summary", "--prometheus", url, "--at", at, expect=0)
+        table = cli("metrics", "summary", "--prometheus", url, "--at", at, env={"COLUMNS": "250"})
+    expected = 50 * 0.2 / (100 + 50 * 0.8)  # the requests kept are the ones that did not fail
+    for row in report["models"]:
+        assert math.isclose(row["error_ratio"]["value"], expected, rel_tol=TOLERANCE[kind])
+        assert row["error_ratio"]["scope"] == "model"
+    assert report["model_wide"] == {"error_ratio": "model-wide: no version label on inference_errors_total"}
+    assert table.exit_code == 0 and f"{expected:.2%} ⚠ ᵐ" in table.stdout  # 7.14%, over the catalogue threshold
+    assert "ᵐ errors: model-wide: no version label on inference_errors_total" in table.stdout

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mlobs_cli.metrics.common import scope_of
+
 if TYPE_CHECKING:
     from mlobs_cli.config import Settings
     from mlobs_cli.runbook.model import Check
@@ -40,7 +42,10 @@ class Row:
         return {**self.labels, **self.values}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"labels": dict(self.labels), "values": dict(self.values)}
+        """With `scope` for a row about a model: "version" (its numbers are a version's) or "model" (the whole
+        model's: the series carry no version), as the metrics views say it (metrics.common.scope_of)."""
+        scope = scope_of(self.labels)
+        return {"labels": dict(self.labels), "values": dict(self.values), **({"scope": scope} if scope else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Row:
