@@ -62,7 +62,9 @@ def order(counts: Sequence[VariantCounts], control: str | None, experiment: str)
     names = [c.name for c in counts]
     if control is not None and control not in names:
         raise InputError(f"experiment {experiment}: no variant {control!r} (variants: {', '.join(sorted(names))})")
-    chosen = control if control is not None else max(counts, key=lambda c: (c.samples, c.name)).name
+    # a tie (a 50/50 test) goes to a variant named "control", else the first by name: never to a coin flip
+    most = sorted(counts, key=lambda c: (-c.samples, c.name.lower() != "control", c.name))[0].name
+    chosen = control if control is not None else most
     return sorted(counts, key=lambda c: (c.name != chosen, c.name))
 
 
