@@ -28,7 +28,9 @@ def _pct(value: float | None, digits: int = 2) -> str:
 
 
 def _p(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}" if value >= 0.001 else f"{value:.1e}"
+    if value is None:
+        return "—"
+    return f"{value:.3g}" if value >= 0.001 else f"{value:.1e}" if value > 0 else "<1e-300"
 
 
 def _count(value: float | None) -> str:
@@ -61,20 +63,24 @@ def _status(r: ExperimentStatus, console: Console) -> None:
         t.add_row(label, *cells)
     console.print(t)
     control = r.control.counts.name
+    vs = Table(box=None, pad_edge=False, header_style="bold")
+    for column in (f"vs {control}", "Improvement", "p-value", "Always-valid p", "Alpha", "Samples needed",
+                   "Days left"):
+        vs.add_column(column, justify="left" if column.startswith("vs ") else "right", no_wrap=True)
     for c in r.comparisons:
-        lift = "—" if c.relative_lift is None else f"{c.relative_lift:+.1%}"
         needed = "—" if c.needed_treatment is None else \
             f"{_count(c.needed_control)} + {_count(c.needed_treatment)}"
-        days = "" if c.days_left is None else f", {c.days_left:.1f} days left"
-        console.print(Text(f"{c.treatment} vs {control}: relative improvement {lift}   p-value {_p(c.p_value)}   "
-                           f"always-valid p {_p(c.p_value_always_valid)} (alpha {c.alpha:.3g})   "
-                           f"samples needed {needed}{days}"))
+        vs.add_row(c.treatment, "—" if c.relative_lift is None else f"{c.relative_lift:+.1%}", _p(c.p_value),
+                   _p(c.p_value_always_valid), f"{c.alpha:.3g}", needed,
+                   "—" if c.days_left is None else f"{c.days_left:.1f}")
+    console.print(vs)
+    for c in r.comparisons:
         for breach in c.guardrail_breaches:
-            console.print(Text(f"  guardrail: {breach}", style="red"))
+            console.print(Text(f"guardrail: {c.treatment}: {breach}", style="red"))
     corrected = f", Bonferroni-corrected for {len(r.comparisons)} treatments" if len(r.comparisons) > 1 else ""
-    console.print(Text(f"The decision uses the always-valid p-value (mSPRT, mixture variance tau^2 = "
-                       f"{r.mixture_variance:g}){corrected}; the p-value is the fixed-horizon z-test.",
-                       style="dim"))
+    console.print(Text(f"Decision on the always-valid p-value (mSPRT, mixture variance tau^2 = "
+                       f"{r.mixture_variance:g}){corrected};\np-value: fixed-horizon two-proportion z-test. "
+                       "Samples needed (control + treatment): power 0.8 at the current split.", style="dim"))
     word, style = VERDICT[r.verdict]
     console.print(Text.assemble(("Verdict: ", "bold"), (word, style), f": {r.reason}"))
 

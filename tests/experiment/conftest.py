@@ -3,13 +3,19 @@ sampled every 15 s over the 2 h before the scenario's end, so a 1 h increase at 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.conftest import backfilled_prometheus
+from tests.logs.conftest import logs, postgres  # noqa: F401 (the session's PostgreSQL, shared with tests/logs)
 
 STEP = 15.0
 STEPS = 480  # 2 h
@@ -48,6 +54,8 @@ EXPERIMENTS = {
     "three-arms": Planted({"control": Arm(400, 20), "a": Arm(400, 20.4), "b": Arm(400, 30)}),
     "bare-names": Planted({"control": Arm(500, 25), "treatment": Arm(500, 35)}, bare=True),
     # bad input: a variant whose counter never moves, and no conversions anywhere
+    # conversion even; the prediction logs (below) show the canary failing 2.4% of its requests
+    "errors-canary": Planted({"control": Arm(500, 25), "canary": Arm(500, 25.5)}),
     "stalled": Planted({"control": Arm(500, 25), "treatment": Arm(0, 0)}),
     "no-conversions": Planted({"control": Arm(500, 0), "treatment": Arm(500, 0)}),
 }
@@ -98,3 +106,63 @@ def experiments_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     end = float(int((time.time() - 120) // STEP) * STEP)
     with backfilled_prometheus(tmp_path_factory.mktemp("experiments"), openmetrics(end)) as url:
         yield Server(url, end)
+
+
+# -- the prediction logs of `errors-canary`: per variant, rows in the window and errors among them --------------
+
+LOG_ARMS = {"control": (2000, 1), "canary": (500, 12)}  # (rows, ERROR or TIMEOUT rows)
+
+
+@dataclass(frozen=True)
+class ExperimentLogs:
+    rows: list[dict[str, Any]]
+    jsonl: Path
+    latencies: dict[str, np.ndarray]  # variant -> total_latency_ms of its rows in the window
+
+
+def log_rows(end: float) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    rng = np.random.default_rng(14)
+    at = datetime.fromtimestamp(end, UTC)
+    rows, latencies = [], {}
+    for variant, (n, errors) in LOG_ARMS.items():
+        lat = rng.lognormal(np.log(30 if variant == "control" else 35), 0.4, n)
+        latencies[variant] = lat
+        offsets = rng.uniform(1, 3599, n)
+        for i in range(n):
+            status = "SUCCESS" if i >= errors else ("TIMEOUT" if i % 5 == 4 else "ERROR")
+            rows.append({"timestamp": (at - timedelta(seconds=float(offsets[i]))).isoformat(),
+                         "experiment_id": "errors-canary", "variant_id": variant, "model_id": "ranker",
+                         "model_version": "v2", "status": status, "total_latency_ms": float(lat[i])})
+    # outside the window, and another experiment: neither may count
+    rows.append({"timestamp": (at - timedelta(hours=2)).isoformat(), "experiment_id": "errors-canary",
+                 "variant_id": "canary", "model_id": "ranker", "model_version": "v2", "status": "ERROR",
+                 "total_latency_ms": 9999.0})
+    rows.append({"timestamp": (at - timedelta(minutes=5)).isoformat(), "experiment_id": "logs-only",
+                 "variant_id": "a", "model_id": "ranker", "model_version": "v2", "status": "ERROR",
+                 "total_latency_ms": 9999.0})
+    return rows, latencies
+
+
+@pytest.fixture(scope="session")
+def experiment_logs(experiments_prometheus: Server, tmp_path_factory: pytest.TempPathFactory) -> ExperimentLogs:
+    rows, latencies = log_rows(experiments_prometheus.end)
+    path = tmp_path_factory.mktemp("experiment-logs") / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return ExperimentLogs(rows, path, latencies)
+
+
+@pytest.fixture(scope="session")
+def experiment_postgres(postgres: Any, experiment_logs: ExperimentLogs) -> str:  # noqa: F811
+    """The same rows in a table of the session's PostgreSQL; the URL names it with ?table=."""
+    columns = ("timestamp", "experiment_id", "variant_id", "model_id", "model_version", "status",
+               "total_latency_ms")
+    with postgres.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS experiment_rows")
+        conn.execute('CREATE TABLE experiment_rows ("timestamp" timestamptz NOT NULL, experiment_id text, '
+                     "variant_id text, model_id text, model_version text, status text, "
+                     "total_latency_ms double precision)")
+        with conn.cursor() as cur, cur.copy(f"COPY experiment_rows ({', '.join(map(repr, columns)).replace(chr(39), chr(34))}) "
+                                            "FROM STDIN") as copy:
+            for r in experiment_logs.rows:
+                copy.write_row([r[c] for c in columns])
+    return postgres.url + "?table=experiment_rows"

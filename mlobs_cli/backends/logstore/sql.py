@@ -129,7 +129,8 @@ class SqlLogStore(ABC):
                    if self.has(TOTAL_LATENCY) else "NULL")
         sql = (f"SELECT experiment_id, variant_id, count(*), count(*) FILTER (WHERE upper(status) IN "
                f"('ERROR', 'TIMEOUT')), {latency} FROM {self.relation} WHERE {where} GROUP BY 1, 2")
-        rows = self.execute(sql, [*([percentile] if self.has(TOTAL_LATENCY) else []), *params])
+        rows = self.execute(sql, [*([percentile] if self.has(TOTAL_LATENCY) else []), *params,
+                                  *([experiment] if experiment else [])])
         return [(e, v, int(n), int(err), None if p is None else float(p)) for e, v, n, err, p in rows]
 
     def top_errors(self, window: Window, filters: Filters, limit: int) -> list[tuple[Any, Any, str, Any, int]]:
