@@ -57,10 +57,12 @@ def experiments(client: PrometheusClient, at: datetime, window: timedelta) -> di
     return out
 
 
-def first_seen(client: PrometheusClient, at: datetime, lookback: timedelta) -> dict[str, datetime]:
-    """experiment -> the earliest sample of its counter within `lookback` before `at` (resolution 1/200 of it)."""
-    step = max(int(lookback.total_seconds() / 200), 15)
-    expr = " or ".join(f"min by (experiment) (min_over_time(timestamp({n})[{_range(lookback)}:{step}s]))"
+def first_seen(client: PrometheusClient, at: datetime, lookback: timedelta, step: timedelta
+               ) -> dict[str, datetime]:
+    """experiment -> the earliest sample of its counter within `lookback` before `at`, found to `step`: a
+    subquery sees a series only at multiples of its step, so a step longer than an experiment's life could miss
+    it (the caller makes it a fraction of the window listed)."""
+    expr = " or ".join(f"min by (experiment) (min_over_time(timestamp({n})[{_range(lookback)}:{_range(step)}]))"
                        for n in ("experiment_samples_total", "experiment_samples"))
     return {s.labels["experiment"]: datetime.fromtimestamp(s.value, UTC)
             for s in client.query(expr, at) if "experiment" in s.labels and math.isfinite(s.value)}

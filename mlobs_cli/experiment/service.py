@@ -14,6 +14,7 @@ from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, prometheus_duration
 
 FIRST_SEEN_LOOKBACK = timedelta(days=30)
+FIRST_SEEN_STEPS = 12  # first seen is found to 1/12 of the window listed
 
 
 def status(client: PrometheusClient, experiment: str, at: datetime, since: timedelta, *, store: Any = None,
@@ -48,7 +49,8 @@ def listing(client: PrometheusClient | None, at: datetime, since: timedelta, sto
     errors: list[BackendError] = []
     if client is not None:
         by_experiment = read.experiments(client, at, since)
-        firsts = read.first_seen(client, at, FIRST_SEEN_LOOKBACK) if by_experiment else {}
+        step = max(since / FIRST_SEEN_STEPS, timedelta(seconds=15))
+        firsts = read.first_seen(client, at, FIRST_SEEN_LOOKBACK, step) if by_experiment else {}
         for name, variants in by_experiment.items():
             seen[name] = ExperimentSeen(name, _ranked({v: round(n) for v, n in variants.items()}),
                                         firsts.get(name), "prometheus")
