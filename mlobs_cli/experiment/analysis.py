@@ -214,8 +214,8 @@ def _verdict(srm: Srm, variants: Sequence[Variant], comparisons: Sequence[Compar
         return KEEP_RUNNING, "no difference observed yet: no sample size can be estimated (try --mde)"
     days = max(known)
     if days == 0:
-        return KEEP_RUNNING, "enough samples for the observed difference, yet not significant on the " \
-            "always-valid p-value: no effect found so far"
+        return KEEP_RUNNING, "the fixed-horizon sample size is reached, yet the always-valid p-value is not " \
+            "significant: the effect is smaller than it looks, keep collecting or stop without a winner"
     return KEEP_RUNNING, f"not significant yet; about {days:.1f} days left at the current traffic"
 
 

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample
+from mlobs_cli.errors import BackendUnavailable
 from mlobs_cli.experiment.results import VariantCounts
 from mlobs_cli.metrics.common import ask
 from mlobs_cli.results import BackendError
@@ -81,6 +82,9 @@ def prometheus_counts(client: PrometheusClient, experiment: str, at: datetime, w
     calls: dict[str, Any] = {kind: partial(client.query, counter(name, window, "variant", m), at)
                              for kind, name in COUNTERS.items()}
     answers = ask(client, calls)
+    if answers.get("samples") is None or answers.get("conversions") is None:
+        # without either count there is no test to run: not "no such experiment", and not a partial result
+        raise BackendUnavailable(answers.errors[0].message if answers.errors else "prometheus: no answer")
     counts = {kind: _by(answers.get(kind), "variant") for kind in COUNTERS}
     variants = sorted(counts["samples"])
     guard: dict[str, dict[str, float]] = {"p99": {}, "errors": {}}
