@@ -89,12 +89,12 @@ def status(
 
     if mde is not None and not mde > -1:
         raise InputError(f"--mde {mde:g}: a relative lift above -1 (0.05 for +5%)")
-    configured = (s["experiments"] or {}).get(experiment) or {}
-    chosen_split = analysis.parse_split(split) if split is not None else configured.get("split")
+    configured_control, configured_split = analysis.configured(s["experiments"], experiment)
+    chosen_split = analysis.parse_split(split) if split is not None else configured_split
     with ExitStack() as stack:
         client = stack.enter_context(PrometheusClient.from_settings(s))
         result = service.status(client, experiment, moment(at), parse_duration(since, "--since"),
-                                store=_store(stack, source, s), control=control or configured.get("control"),
+                                store=_store(stack, source, s), control=control or configured_control,
                                 split=chosen_split, mde=mde)
     finish(result, s)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from mlobs_cli import catalogue
-from mlobs_cli.errors import InputError
+from mlobs_cli.errors import ConfigError, InputError
 from mlobs_cli.experiment import stats
 from mlobs_cli.experiment.results import (
     INVALID,
@@ -55,6 +56,27 @@ def parse_split(text: str) -> tuple[tuple[str, float], ...] | tuple[float, ...]:
     if len(values) < 2 or abs(total - 100) > 1e-6:
         raise InputError(f"--split {text}: the shares sum to {total:g}, not 100")
     return tuple(values) if named else tuple(v for _, v in values)
+
+
+def configured(experiments: Any, experiment: str) -> tuple[str | None, Mapping[str, float] | None]:
+    """(control, split) of `experiment` in the config's `experiments` key, None where not set.
+
+    Raises:
+        ConfigError: the entry is not a mapping of `control` and `split`, or its split is not VARIANT: PERCENT.
+    """
+    entry = (experiments or {}).get(experiment)
+    if entry is None:
+        return None, None
+    key = f"experiments.{experiment}"
+    if not isinstance(entry, Mapping) or set(entry) - {"control", "split"}:
+        raise ConfigError(f"{key}: expected a mapping with control: VARIANT and split: {{VARIANT: PERCENT}}")
+    control, split = entry.get("control"), entry.get("split")
+    if control is not None and not isinstance(control, str):
+        raise ConfigError(f"{key}.control: expected a variant name")
+    if split is not None and not (isinstance(split, Mapping) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in split.values())):
+        raise ConfigError(f"{key}.split: expected VARIANT: PERCENT, like {{v2.1.0: 95, v2.2.0: 5}}")
+    return control, None if split is None else {str(k): float(v) for k, v in split.items()}
 
 
 def order(counts: Sequence[VariantCounts], control: str | None, experiment: str) -> list[VariantCounts]:

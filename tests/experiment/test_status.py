@@ -142,11 +142,30 @@ def test_bad_input_is_one_line_exit_2(cli, experiments_prometheus, experiment: s
 def test_unknown_experiment_names_the_known(cli, experiments_prometheus) -> None:
     s = experiments_prometheus
     result = cli("experiment", "status", "nope", "--prometheus", s.url, "--at", str(s.end), "--since", "1h")
-    from conftest import EXPERIMENTS
-
     assert result.stderr.rstrip().endswith("experiments: " + ", ".join(sorted(EXPERIMENTS)))
 
 
 def test_unreachable_prometheus_is_exit_3(cli, closed_port: int) -> None:
     result = cli("experiment", "status", "winner", "--prometheus", f"http://127.0.0.1:{closed_port}")
     assert result.exit_code == 3 and "Traceback" not in result.stderr
+
+
+def test_split_and_control_from_the_config_file(cli, experiments_prometheus, tmp_path) -> None:
+    path = tmp_path / "mlobs.yaml"
+    path.write_text("experiments:\n  srm:\n    control: treatment\n    split: {control: 95, treatment: 5}\n")
+    out = status(cli, experiments_prometheus, "srm", "--config", str(path), expect=1)
+    assert out["control"] == "treatment" and out["srm"]["expected_split"] == [0.05, 0.95]
+    assert out["verdict"] == "invalid"
+
+
+@pytest.mark.parametrize("entry", [
+    pytest.param("srm: 95/5", id="not a mapping"),
+    pytest.param("srm: {split: [95, 5]}", id="split a list"),
+    pytest.param("srm: {split: {control: 95, treatment: 5}, controll: x}", id="unknown key"),
+])
+def test_bad_config_entry_is_exit_2(cli, experiments_prometheus, tmp_path, entry: str) -> None:
+    path = tmp_path / "mlobs.yaml"
+    path.write_text(f"experiments:\n  {entry}\n")
+    s = experiments_prometheus
+    result = cli("experiment", "status", "srm", "--prometheus", s.url, "--at", str(s.end), "--config", str(path))
+    assert result.exit_code == 2 and result.stderr.startswith("mlobs: error: experiments.srm")
