@@ -29,6 +29,7 @@ from mlobs_cli.experiment.results import (
     VariantCounts,
 )
 from mlobs_cli.results import BackendError, Finding
+from mlobs_cli.timeparse import isoformat
 
 DAY = 86400.0
 
@@ -242,6 +243,4 @@ def _verdict(srm: Srm, variants: Sequence[Variant], comparisons: Sequence[Compar
 
 
 def _window(start: datetime, end: datetime) -> str:
-    from mlobs_cli.timeparse import isoformat
-
     return f"{isoformat(start)} .. {isoformat(end)}"

@@ -57,8 +57,8 @@ def _status(r: ExperimentStatus, console: Console) -> None:
         ("Error rate", [_pct(v.counts.error_rate, 3) for v in r.variants]),
     ]
     if any(v.counts.revenue is not None for v in r.variants):
-        rows.append(("Revenue/sample", ["—" if v.counts.revenue is None else f"{v.counts.revenue / v.counts.samples:.4g}"
-                                        for v in r.variants]))
+        rows.append(("Revenue/sample", ["—" if v.counts.revenue is None
+                                        else f"{v.counts.revenue / v.counts.samples:.4g}" for v in r.variants]))
     for label, cells in rows:
         t.add_row(label, *cells)
     console.print(t)

@@ -161,8 +161,8 @@ def experiment_postgres(postgres: Any, experiment_logs: ExperimentLogs) -> str: 
         conn.execute('CREATE TABLE experiment_rows ("timestamp" timestamptz NOT NULL, experiment_id text, '
                      "variant_id text, model_id text, model_version text, status text, "
                      "total_latency_ms double precision)")
-        with conn.cursor() as cur, cur.copy(f"COPY experiment_rows ({', '.join(map(repr, columns)).replace(chr(39), chr(34))}) "
-                                            "FROM STDIN") as copy:
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with conn.cursor() as cur, cur.copy(f"COPY experiment_rows ({quoted}) FROM STDIN") as copy:
             for r in experiment_logs.rows:
                 copy.write_row([r[c] for c in columns])
     return postgres.url + "?table=experiment_rows"
