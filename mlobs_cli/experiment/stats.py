@@ -36,7 +36,7 @@ def ztest(conv_c: int, n_c: int, conv_t: int, n_t: int) -> tuple[float, float]:
     if se == 0:
         return math.nan, math.nan
     z = (conv_t / n_t - conv_c / n_c) / se
-    return z, 2 * stats.norm.sf(abs(z))
+    return z, float(2 * stats.norm.sf(abs(z)))  # a Python float: CSV writes repr()
 
 
 def sample_size(p_c: float, p_t: float, k: float, alpha: float = ALPHA, power: float = POWER
@@ -52,7 +52,7 @@ def sample_size(p_c: float, p_t: float, k: float, alpha: float = ALPHA, power: f
     if p_c == p_t:
         return None
     pooled = (k * p_c + p_t) / (k + 1)
-    z_a, z_b = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    z_a, z_b = float(stats.norm.ppf(1 - alpha / 2)), float(stats.norm.ppf(power))
     root = z_a * math.sqrt(pooled * (1 - pooled) * (1 + 1 / k)) + z_b * math.sqrt(p_c * (1 - p_c) / k
                                                                                   + p_t * (1 - p_t))
     n_t = root**2 / (p_c - p_t) ** 2

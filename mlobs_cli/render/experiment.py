@@ -23,6 +23,20 @@ def table(result: Any, console: Console) -> None:
         _status(result, console)
 
 
+def markdown_header(result: Any) -> str:
+    if isinstance(result, ExperimentList):
+        return f"**Experiments** {isoformat(result.start)} .. {isoformat(result.end)}"
+    return (f"**Experiment {result.experiment}** {isoformat(result.start)} .. {isoformat(result.end)}, control "
+            f"{result.control.counts.name}")
+
+
+def markdown_footer(result: Any) -> str:
+    if isinstance(result, ExperimentList):
+        return ""
+    return (f"**Verdict: {VERDICT[result.verdict][0]}**: {result.reason} (decision on the always-valid p-value, "
+            f"mSPRT tau^2 = {result.mixture_variance:g})")
+
+
 def _pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}%}"
 

@@ -169,3 +169,13 @@ def test_bad_config_entry_is_exit_2(cli, experiments_prometheus, tmp_path, entry
     s = experiments_prometheus
     result = cli("experiment", "status", "srm", "--prometheus", s.url, "--at", str(s.end), "--config", str(path))
     assert result.exit_code == 2 and result.stderr.startswith("mlobs: error: experiments.srm")
+
+
+def test_csv_and_markdown(cli, experiments_prometheus) -> None:
+    s = experiments_prometheus
+    args = ("experiment", "status", "winner", "--prometheus", s.url, "--at", str(s.end), "--since", "1h")
+    rows = cli(*args, "-o", "csv").stdout.splitlines()
+    assert rows[0].startswith("variant,role,samples") and len(rows) == 3
+    assert "np." not in rows[2]  # numbers as numbers, not numpy reprs
+    md = cli(*args, "-o", "markdown").stdout
+    assert md.startswith("**Experiment winner**") and "**Verdict: PROMOTE**" in md
