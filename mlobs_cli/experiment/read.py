@@ -69,14 +69,18 @@ def first_seen(client: PrometheusClient, at: datetime, lookback: timedelta, step
             for s in client.query(expr, at) if "experiment" in s.labels and math.isfinite(s.value)}
 
 
-def prometheus_counts(client: PrometheusClient, experiment: str, at: datetime, window: timedelta
+def prometheus_counts(client: PrometheusClient, experiment: str, at: datetime, window: timedelta, *,
+                      guardrails: bool = True
                       ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]], tuple[BackendError, ...],
                                  tuple[str, ...]]:
-    """Per variant: samples, conversions, revenue (counters) and p99 latency, error rate (from the serving
-    metrics of the version each variant is named after, when there are any).
+    """Per variant: samples, conversions, revenue (counters) and, with `guardrails`, p99 latency and error rate
+    from the serving metrics of the version each variant is named after, where there are any.
 
     Returns:
         (counts: kind -> variant -> value, guardrails: kind -> variant -> value, errors, warnings)
+
+    Raises:
+        BackendUnavailable: the samples or conversions could not be read.
     """
     m = _matcher(experiment)
     calls: dict[str, Any] = {kind: partial(client.query, counter(name, window, "variant", m), at)
@@ -86,22 +90,31 @@ def prometheus_counts(client: PrometheusClient, experiment: str, at: datetime, w
         # without either count there is no test to run: not "no such experiment", and not a partial result
         raise BackendUnavailable(answers.errors[0].message if answers.errors else "prometheus: no answer")
     counts = {kind: _by(answers.get(kind), "variant") for kind in COUNTERS}
-    variants = sorted(counts["samples"])
+    errors, warnings = answers.errors, answers.warnings
     guard: dict[str, dict[str, float]] = {"p99": {}, "errors": {}}
-    if variants:
-        versions = "|".join(_regex(v) for v in variants)
-        rng = _range(window)
-        calls = {
-            "p99": partial(client.query, f"histogram_quantile({P99}, sum by (le, version) (rate("
-                           f"inference_latency_seconds_bucket{{version=~{json.dumps(versions)}}}[{rng}])))", at),
-            "errors": partial(client.query, f"sum by (version) (increase(inference_requests_total{{version=~"
-                              f"{json.dumps(versions)}, status=~\"5..|error|ERROR\"}}[{rng}])) / sum by (version) "
-                              f"(increase(inference_requests_total{{version=~{json.dumps(versions)}}}[{rng}]))", at),
-        }
-        more = ask(client, calls)
-        guard = {kind: _by(more.get(kind), "version") for kind in calls}
-        answers = type(answers)(answers.values, answers.errors + more.errors, answers.warnings + more.warnings)
-    return counts, guard, answers.errors, answers.warnings
+    if guardrails and counts["samples"]:
+        try:
+            more = ask(client, _guardrail_calls(client, sorted(counts["samples"]), at, window))
+        except BackendUnavailable as e:  # the counts stand without their guardrails; the result is incomplete
+            return counts, guard, errors + (BackendError(client.name, str(e)),), warnings
+        guard = {kind: _by(more.get(kind), "version") for kind in guard}
+        errors, warnings = errors + more.errors, warnings + more.warnings
+    return counts, guard, errors, warnings
+
+
+def _guardrail_calls(client: PrometheusClient, variants: list[str], at: datetime, window: timedelta
+                     ) -> dict[str, Any]:
+    versions = json.dumps("|".join(_regex(v) for v in variants))
+    rng = _range(window)
+    requests = f"sum by (version) (increase(inference_requests_total{{version=~{versions}}}[{rng}]))"
+    failed = (f"sum by (version) (increase(inference_requests_total{{version=~{versions}, "
+              f"status=~\"5..|error|ERROR\"}}[{rng}]))")
+    return {
+        "p99": partial(client.query, f"histogram_quantile({P99}, sum by (le, version) "
+                       f"(rate(inference_latency_seconds_bucket{{version=~{versions}}}[{rng}])))", at),
+        # a version without a failed request has no 5xx series: its rate is 0, not unknown
+        "errors": partial(client.query, f"({failed} or {requests} * 0) / {requests}", at),
+    }
 
 
 def _regex(value: str) -> str:

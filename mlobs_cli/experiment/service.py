@@ -29,7 +29,8 @@ def status(client: PrometheusClient, experiment: str, at: datetime, since: timed
         InputError: an unknown experiment (the known ones listed), or counts no test can use.
         BackendUnavailable: Prometheus cannot be reached.
     """
-    counts, guard, errors, warnings = read.prometheus_counts(client, experiment, at, since)
+    counts, guard, errors, warnings = read.prometheus_counts(client, experiment, at, since,
+                                                             guardrails=store is None)
     if not counts["samples"]:
         known = sorted(read.experiments(client, at, since))
         raise InputError(f"no experiment {experiment!r} in experiment_samples over the {_ago(since)} before "

@@ -54,6 +54,8 @@ EXPERIMENTS = {
     "three-arms": Planted({"control": Arm(400, 20), "a": Arm(400, 20.4), "b": Arm(400, 30)}),
     "bare-names": Planted({"control": Arm(500, 25), "treatment": Arm(500, 35)}, bare=True),
     # bad input: a variant whose counter never moves, and no conversions anywhere
+    # serving metrics with no failed request at all: error rate 0, not unknown
+    "clean-canary": Planted({"v3.0.0": Arm(500, 25), "v3.1.0": Arm(500, 25)}),
     # conversion even; the prediction logs (below) show the canary failing 2.4% of its requests
     "errors-canary": Planted({"control": Arm(500, 25), "canary": Arm(500, 25.5)}),
     "stalled": Planted({"control": Arm(500, 25), "treatment": Arm(0, 0)}),
@@ -61,8 +63,11 @@ EXPERIMENTS = {
 }
 # the guardrail experiment's variants are the versions of the serving metrics: (le -> share of requests)
 LATENCY = {"v2.1.0": {"0.05": 0.97, "0.1": 1.0, "0.25": 1.0, "+Inf": 1.0},
-           "v2.2.0": {"0.05": 0.5, "0.1": 0.9, "0.25": 1.0, "+Inf": 1.0}}
-REQUESTS = {"v2.1.0": 1000.0, "v2.2.0": 50.0}  # per step; 0.02% of them 500s
+           "v2.2.0": {"0.05": 0.5, "0.1": 0.9, "0.25": 1.0, "+Inf": 1.0},
+           "v3.0.0": {"0.05": 1.0, "0.1": 1.0, "0.25": 1.0, "+Inf": 1.0},
+           "v3.1.0": {"0.05": 1.0, "0.1": 1.0, "0.25": 1.0, "+Inf": 1.0}}
+REQUESTS = {"v2.1.0": 1000.0, "v2.2.0": 50.0, "v3.0.0": 500.0, "v3.1.0": 500.0}  # per step
+FAILED = {"v2.1.0": 0.0002, "v2.2.0": 0.0002}  # share of 500s; the others have no 500 series
 
 
 def value(arm_rate: float, n: int, reset_at: int | None) -> float:
@@ -88,10 +93,12 @@ def openmetrics(end: float) -> str:
         for le, share in buckets.items():
             series("inference_latency_seconds_bucket", f'model="ranker",version="{version}",le="{le}"',
                    REQUESTS[version] * share)
+        failed = FAILED.get(version)
         series("inference_requests_total", f'model="ranker",version="{version}",status="200"',
-               REQUESTS[version] * 0.9998)
-        series("inference_requests_total", f'model="ranker",version="{version}",status="500"',
-               REQUESTS[version] * 0.0002)
+               REQUESTS[version] * (1 - (failed or 0)))
+        if failed is not None:
+            series("inference_requests_total", f'model="ranker",version="{version}",status="500"',
+                   REQUESTS[version] * failed)
     return "\n".join(lines) + "\n# EOF\n"
 
 

@@ -179,3 +179,9 @@ def test_csv_and_markdown(cli, experiments_prometheus) -> None:
     assert "np." not in rows[2]  # numbers as numbers, not numpy reprs
     md = cli(*args, "-o", "markdown").stdout
     assert md.startswith("**Experiment winner**") and "**Verdict: PROMOTE**" in md
+
+
+def test_no_failed_request_is_a_zero_error_rate(cli, experiments_prometheus) -> None:
+    out = status(cli, experiments_prometheus, "clean-canary", expect=0)
+    assert [v["error_rate"] for v in out["variants"]] == [0.0, 0.0]
+    assert all(v["guardrail_source"] == "prometheus" for v in out["variants"])
