@@ -152,9 +152,13 @@ class ExperimentSeen:
     first_seen: Any  # datetime or None
     source: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def age(self, at: Any) -> float | None:
+        """Seconds from the first sample seen to `at`."""
+        return None if self.first_seen is None else (at - self.first_seen).total_seconds()
+
+    def to_dict(self, at: Any) -> dict[str, Any]:
         total = sum(n for _, n in self.variants)
-        return {"experiment": self.experiment, "source": self.source,
+        return {"experiment": self.experiment, "source": self.source, "age_seconds": self.age(at),
                 "first_seen": None if self.first_seen is None else isoformat(self.first_seen),
                 "variants": [{"name": v, "samples": n, "share": n / total if total else None}
                              for v, n in self.variants]}
@@ -170,7 +174,7 @@ class ExperimentList:
     warnings: tuple[str, ...] = ()
     source: str = "prometheus"
 
-    columns = ("experiment", "variants", "split", "samples", "first_seen", "source")
+    columns = ("experiment", "variants", "split", "samples", "first_seen", "age", "source")
 
     @property
     def complete(self) -> bool:
@@ -184,10 +188,22 @@ class ExperimentList:
         for e in self.experiments:
             total = sum(n for _, n in e.variants)
             split = "/".join(f"{100 * n / total:.3g}" for _, n in e.variants) if total else ""
+            age = e.age(self.end)
             out.append([e.experiment, ",".join(v for v, _ in e.variants), split, total,
-                        None if e.first_seen is None else isoformat(e.first_seen), e.source])
+                        None if e.first_seen is None else isoformat(e.first_seen),
+                        None if age is None else _age(age), e.source])
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": {"from": isoformat(self.start), "to": isoformat(self.end)},
-                "experiments": [e.to_dict() for e in self.experiments]}
+                "experiments": [e.to_dict(self.end) for e in self.experiments]}
+
+
+def _age(seconds: float) -> str:
+    """`3d 4h`, `5h 12m`, `7m`: how long an experiment has run, to the unit that matters."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"

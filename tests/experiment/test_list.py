@@ -22,6 +22,7 @@ def test_lists_every_planted_experiment(cli, experiments_prometheus) -> None:
     first = datetime.fromisoformat(srm["first_seen"]).timestamp()
     start = s.end - STEPS * STEP
     assert start <= first <= start + 300
+    assert srm["age_seconds"] == pytest.approx(s.end - first, abs=1e-3)
 
 
 def test_logs_add_experiments_prometheus_lacks(cli, experiments_prometheus, experiment_logs) -> None:
