@@ -72,7 +72,8 @@ def status(
 
     Counts are the increase of experiment_samples_total and experiment_conversion_total (or the bare catalogue
     names) over --since ending at --at, so counter resets are handled. The decision uses the always-valid p-value
-    (mSPRT, normal mixture, variance tau^2 = 1e-4 on the difference of rates; safe to check every hour), under
+    (mSPRT, normal mixture, variance tau^2 = 1e-4 on the difference of rates, running minimum over 24 looks
+    evenly spaced in the window; safe to check every hour), under
     alpha 0.05 Bonferroni-corrected for the number of treatments; the fixed-horizon z-test p-value (pooled SE) is
     shown beside it. Samples needed: power 0.8 at the current allocation. Exit 1 on a sample-ratio mismatch, a
     guardrail breach (p99 > 100 ms or errors > 0.1% and worse than control) or a treatment significantly worse;

@@ -24,6 +24,7 @@ from mlobs_cli.experiment.results import (
     ROLL_BACK,
     Comparison,
     ExperimentStatus,
+    Look,
     Srm,
     Variant,
     VariantCounts,
@@ -141,7 +142,7 @@ def guardrail_breaches(control: VariantCounts, treatment: VariantCounts) -> tupl
 
 def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, end: datetime, *,
             control: str | None = None, split: Sequence[float] | Sequence[tuple[str, float]] | Mapping[str, float]
-            | None = None, mde: float | None = None, errors: Sequence[BackendError] = (),
+            | None = None, mde: float | None = None, looks: Sequence[Look] = (), errors: Sequence[BackendError] = (),
             warnings: Sequence[str] = (), source: str = "prometheus") -> ExperimentStatus:
     """The status of one experiment from its variants' counts over [start, end).
 
@@ -150,6 +151,8 @@ def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, e
         split: the configured traffic split (percent or shares): `95/5` in variant order (control first), or by
             name; None: no SRM check.
         mde: a relative lift to size the experiment for, instead of the observed one.
+        looks: the counts at earlier moments of the window (a fixed grid, in time order), for the always-valid
+            p-value's running minimum; the counts given are the last look.
 
     Raises:
         InputError: fewer than two variants, a variant with no samples, no conversions in any arm, a control or
@@ -200,8 +203,11 @@ def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, e
         if needed is not None:
             left = max(needed[0] / base.samples, needed[1] / t.samples)  # both arms grow at their own rate
             days = max(0.0, (left - 1) * seconds / DAY)
-        comparison = Comparison(t.name, lift, z, p, stats.msprt_pvalue(base.conversions, base.samples,
-                                                                          t.conversions, t.samples),
+        earlier = [(look.variants[base.name][1], look.variants[base.name][0], look.variants[t.name][1],
+                    look.variants[t.name][0]) for look in looks
+                   if look.variants.get(base.name, (0, 0))[0] > 0 and look.variants.get(t.name, (0, 0))[0] > 0]
+        p_valid = stats.always_valid_pvalue([*earlier, (base.conversions, base.samples, t.conversions, t.samples)])
+        comparison = Comparison(t.name, lift, z, p, p_valid,
                                 alpha, None if needed is None else needed[0], None if needed is None else needed[1],
                                 days, guardrail_breaches(base, t))
         comparisons.append(comparison)
@@ -213,7 +219,8 @@ def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, e
                                     f"(always-valid p = {comparison.p_value_always_valid:.2g} < {alpha:.3g})"))
     verdict, reason = _verdict(srm, variants, comparisons)
     return ExperimentStatus(experiment, start, end, variants, tuple(comparisons), srm, verdict, reason,
-                            stats.MIXTURE_VARIANCE, mde, tuple(findings), tuple(errors), tuple(warnings), source)
+                            stats.MIXTURE_VARIANCE, mde, tuple(findings), tuple(errors), tuple(warnings), source,
+                            tuple(looks))
 
 
 def _verdict(srm: Srm, variants: Sequence[Variant], comparisons: Sequence[Comparison]) -> tuple[str, str]:

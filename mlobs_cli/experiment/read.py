@@ -17,7 +17,7 @@ from typing import Any
 
 from mlobs_cli.backends.prometheus import PrometheusClient, Sample
 from mlobs_cli.errors import BackendUnavailable
-from mlobs_cli.experiment.results import VariantCounts
+from mlobs_cli.experiment.results import Look, VariantCounts
 from mlobs_cli.metrics.common import ask
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import prometheus_duration
@@ -100,6 +100,32 @@ def prometheus_counts(client: PrometheusClient, experiment: str, at: datetime, w
         guard = {kind: _by(more.get(kind), "version") for kind in guard}
         errors, warnings = errors + more.errors, warnings + more.warnings
     return counts, guard, errors, warnings
+
+
+def looks(client: PrometheusClient, experiment: str, at: datetime, window: timedelta, count: int
+          ) -> tuple[list[Look], tuple[BackendError, ...]]:
+    """The samples and conversions per variant at `count - 1` moments evenly spaced in the window before `at`,
+    each the increase from the window's start (the last look, at `at`, is the status itself). A look whose
+    queries failed is left out, which only makes the always-valid p-value larger (conservative), and is reported.
+    """
+    start, m = at - window, _matcher(experiment)
+    moments = [start + window * k / count for k in range(1, count)]
+    calls: dict[Any, Any] = {}
+    for i, t in enumerate(moments):
+        for kind in ("samples", "conversions"):
+            calls[(i, kind)] = partial(client.query, counter(COUNTERS[kind], t - start, "variant", m), t)
+    try:
+        answers = ask(client, calls)
+    except BackendUnavailable as e:
+        return [], (BackendError(client.name, f"earlier looks: {e}"),)
+    out = []
+    for i, t in enumerate(moments):
+        samples, conversions = answers.get((i, "samples")), answers.get((i, "conversions"))
+        if samples is None or conversions is None:
+            continue
+        n, c = _by(samples, "variant"), _by(conversions, "variant")
+        out.append(Look(t, {v: (round(n[v]), round(c.get(v, 0.0))) for v in n}))
+    return out, answers.errors
 
 
 def _guardrail_calls(client: PrometheusClient, variants: list[str], at: datetime, window: timedelta

@@ -28,6 +28,19 @@ class VariantCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Look:
+    """The counts at one earlier moment of the window, cumulative from its start: variant -> (samples,
+    conversions). The always-valid p-value is the running minimum over the looks."""
+
+    at: Any  # datetime
+    variants: dict[str, tuple[int, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": isoformat(self.at), "variants": {k: {"samples": n, "conversions": c}
+                                                       for k, (n, c) in sorted(self.variants.items())}}
+
+
+@dataclass(frozen=True, slots=True)
 class Variant:
     counts: VariantCounts
     role: str  # control | treatment
@@ -110,6 +123,7 @@ class ExperimentStatus:
     errors: tuple[BackendError, ...]
     warnings: tuple[str, ...] = ()
     source: str = "prometheus"
+    looks: tuple[Look, ...] = ()
 
     columns = ("variant", "role", "samples", "share", "conversions", "rate", "p99_ms", "error_rate", "lift",
                "p_value", "p_always_valid", "needed")
@@ -142,7 +156,7 @@ class ExperimentStatus:
                 "comparisons": [c.to_dict() for c in self.comparisons], "srm": self.srm.to_dict(),
                 "verdict": self.verdict, "reason": self.reason, "decision_uses": "p_value_always_valid",
                 "multiple_comparisons": "bonferroni", "msprt_mixture_variance": self.mixture_variance,
-                "mde": self.mde}
+                "mde": self.mde, "looks": [look.to_dict() for look in self.looks]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ from mlobs_cli.experiment.results import ExperimentList, ExperimentSeen, Experim
 from mlobs_cli.results import BackendError
 from mlobs_cli.timeparse import isoformat, prometheus_duration
 
+# The always-valid p-value is the running minimum over this many looks at the window, evenly spaced (hourly
+# over the default 24h): what an engineer checking every hour would have seen, on a grid fixed in advance.
+LOOKS = 24
 FIRST_SEEN_LOOKBACK = timedelta(days=30)
 FIRST_SEEN_STEPS = 12  # first seen is found to 1/12 of the window listed
 
@@ -36,11 +39,13 @@ def status(client: PrometheusClient, experiment: str, at: datetime, since: timed
         raise InputError(f"no experiment {experiment!r} in experiment_samples over the {_ago(since)} before "
                          f"{_iso(at)}; experiments: {', '.join(known) or 'none'}")
     start = at - since
+    earlier, look_errors = read.looks(client, experiment, at, since, LOOKS)
+    errors = errors + look_errors
     logs = read.log_guardrails(store, experiment, start, at) if store is not None else None
     if store is not None:
         errors = errors + tuple(store.warnings)
     return analysis.analyse(experiment, read.variant_counts(counts, guard, logs), start, at, control=control,
-                            split=split, mde=mde, errors=errors, warnings=warnings,
+                            split=split, mde=mde, looks=earlier, errors=errors, warnings=warnings,
                             source="prometheus" if store is None else f"prometheus+{store.name}")
 
 

@@ -8,7 +8,7 @@ reference (statsmodels, scipy, the formula by hand, Johari et al.'s mSPRT writte
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from scipy import stats
 
@@ -80,8 +80,7 @@ def msprt_pvalue(conv_c: int, n_c: int, conv_t: int, n_t: int, tau2: float = MIX
     s2 = p_c(1-p_c)/n_c + p_t(1-p_t)/n_t, the mixture likelihood ratio is
     L = sqrt(s2 / (s2 + tau2)) * exp(tau2 d^2 / (2 s2 (s2 + tau2))), and p = min(1, 1/L).
 
-    The paper's p-value is the running minimum over every look; this is the value at the last look only, which
-    is never below it, so it keeps the guarantee (it is conservative).
+    This is one look; the paper's p-value is the running minimum over the looks (`always_valid_pvalue`).
 
     Returns:
         The p-value; 1.0 when the variance is 0 (no conversions, or all converted, in both arms).
@@ -93,6 +92,17 @@ def msprt_pvalue(conv_c: int, n_c: int, conv_t: int, n_t: int, tau2: float = MIX
     d = p_t - p_c
     log_l = 0.5 * math.log(s2 / (s2 + tau2)) + tau2 * d * d / (2 * s2 * (s2 + tau2))
     return 1.0 if log_l <= 0 else math.exp(-log_l)
+
+
+def always_valid_pvalue(looks: Iterable[tuple[int, int, int, int]], tau2: float = MIXTURE_VARIANCE) -> float:
+    """The always-valid p-value after a sequence of looks, each (conv_c, n_c, conv_t, n_t) cumulative from the
+    start, in time order: p_n = min(p_(n-1), 1 / L_n) (Johari et al. 2017). The looks must be fixed in advance
+    (a time grid), not chosen by the data; fewer looks only make it larger (conservative).
+
+    Returns:
+        The running minimum; 1.0 with no look.
+    """
+    return min((msprt_pvalue(*look, tau2=tau2) for look in looks), default=1.0)
 
 
 def bonferroni(alpha: float, comparisons: int) -> float:

@@ -30,6 +30,14 @@ class Arm:
     conversions: float
     reset_at: int | None = None
     revenue: float | None = None
+    fade_at: int | None = None  # from this step on, `late_conversions` a step instead
+    late_conversions: float | None = None
+
+    def converted(self, n: int) -> float:
+        """The conversion counter's value at step n."""
+        if self.fade_at is None or n <= self.fade_at:
+            return value(self.conversions, n, self.reset_at)
+        return self.conversions * self.fade_at + (self.late_conversions or 0.0) * (n - self.fade_at)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ EXPERIMENTS = {
     "guardrail": Planted({"v2.1.0": Arm(950, 47.5), "v2.2.0": Arm(50, 2.5)}),
     # 5% vs 7%, the treatment's counters reset two thirds of the way through (a restarted pod)
     "winner": Planted({"control": Arm(500, 25, revenue=50.0), "treatment": Arm(500, 35, reset_at=400, revenue=80.0)}),
+    # 6.4% against 5% over the first half of the window, then as good as the control: the evidence peaks at the
+    # half-way look, and the always-valid p-value keeps that minimum
+    "faded": Planted({"control": Arm(500, 25), "treatment": Arm(500, 32, fade_at=360, late_conversions=25)}),
     "loser": Planted({"control": Arm(500, 25), "treatment": Arm(500, 17.5)}),
     # 5% vs 5.1% at 95/5: nowhere near enough samples
     "underpowered": Planted({"control": Arm(950, 47.5), "treatment": Arm(50, 2.55)}),
@@ -77,16 +88,17 @@ def value(arm_rate: float, n: int, reset_at: int | None) -> float:
 def openmetrics(end: float) -> str:
     lines = []
 
-    def series(name: str, labels: str, per_step: float, reset_at: int | None = None) -> None:
+    def series(name: str, labels: str, per_step: float, reset_at: int | None = None, at_step: Any = None) -> None:
         for n in range(STEPS + 1):
-            lines.append(f"{name}{{{labels}}} {value(per_step, n, reset_at)} {end - (STEPS - n) * STEP:.3f}")
+            v = at_step(n) if at_step else value(per_step, n, reset_at)
+            lines.append(f"{name}{{{labels}}} {v} {end - (STEPS - n) * STEP:.3f}")
 
     for exp, planted in EXPERIMENTS.items():
         suffix = "" if planted.bare else "_total"
         for variant, arm in planted.arms.items():
             labels = f'experiment="{exp}",variant="{variant}"'
             series(f"experiment_samples{suffix}", labels, arm.samples, arm.reset_at)
-            series(f"experiment_conversion{suffix}", labels, arm.conversions, arm.reset_at)
+            series(f"experiment_conversion{suffix}", labels, arm.conversions, at_step=arm.converted)
             if arm.revenue is not None:
                 series(f"experiment_revenue{suffix}", labels, arm.revenue, arm.reset_at)
     for version, buckets in LATENCY.items():

@@ -91,3 +91,28 @@ def test_one_variant_is_no_test() -> None:
 def test_tie_goes_to_the_variant_named_control() -> None:
     r = analyse("e", (V("zeta", 100, 5), V("control", 100, 5)), START, END)
     assert r.control.counts.name == "control"
+
+
+def test_an_earlier_look_that_crossed_stays_crossed() -> None:
+    # at the 2nd look the treatment was far ahead; by now the lift has faded: the always-valid p-value keeps the
+    # earlier evidence (its running minimum), the fixed-horizon p-value does not
+    from mlobs_cli.experiment import stats
+    from mlobs_cli.experiment.results import Look
+
+    looks = (Look(START + timedelta(hours=6), {"c": (10_000, 500), "t": (10_000, 560)}),
+             Look(START + timedelta(hours=12), {"c": (20_000, 1_000), "t": (20_000, 1_400)}))
+    now = (V("c", 40_000, 2_000), V("t", 40_000, 2_080))
+    r = analyse("e", now, START, END, looks=looks)
+    c = r.comparisons[0]
+    assert c.p_value_always_valid == pytest.approx(stats.msprt_pvalue(1_000, 20_000, 1_400, 20_000), rel=1e-12)
+    assert c.p_value_always_valid < stats.msprt_pvalue(2_000, 40_000, 2_080, 40_000)
+    assert r.verdict == "promote"
+    assert len(r.to_dict()["looks"]) == 2
+
+
+def test_a_look_without_one_arm_is_skipped() -> None:
+    from mlobs_cli.experiment.results import Look
+
+    looks = (Look(START, {"c": (10_000, 500)}),)
+    r = analyse("e", (V("c", 50_000, 2_500), V("t", 50_000, 2_510)), START, END, looks=looks)
+    assert r.comparisons[0].p_value_always_valid == 1.0

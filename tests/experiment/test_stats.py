@@ -113,3 +113,11 @@ def test_msprt_without_variance() -> None:
 def test_bonferroni() -> None:
     assert stats.bonferroni(0.05, 3) == pytest.approx(0.05 / 3)
     assert stats.bonferroni(0.05, 1) == 0.05
+
+
+def test_always_valid_pvalue_is_the_running_minimum() -> None:
+    looks = [(100, 2_000, 150, 2_000), (260, 5_000, 330, 5_000), (500, 10_000, 560, 10_000)]
+    expected = min(johari_msprt(cx, cy, n, stats.MIXTURE_VARIANCE) for cx, _, cy, n in looks)
+    assert stats.always_valid_pvalue(looks) == pytest.approx(expected, rel=1e-9)
+    assert stats.always_valid_pvalue(looks) <= stats.msprt_pvalue(*looks[-1])
+    assert stats.always_valid_pvalue([]) == 1.0

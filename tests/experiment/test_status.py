@@ -185,3 +185,21 @@ def test_no_failed_request_is_a_zero_error_rate(cli, experiments_prometheus) -> 
     out = status(cli, experiments_prometheus, "clean-canary", expect=0)
     assert [v["error_rate"] for v in out["variants"]] == [0.0, 0.0]
     assert all(v["guardrail_source"] == "prometheus" for v in out["variants"])
+
+
+def test_always_valid_p_is_the_minimum_over_the_hourly_grid(cli, experiments_prometheus) -> None:
+    from test_stats import johari_msprt
+
+    out = status(cli, experiments_prometheus, "faded", expect=0)
+    looks = out["looks"]
+    assert len(looks) == 23  # 24 looks, the last one being --at itself
+    assert looks[-1]["variants"]["control"]["samples"] == pytest.approx(500 * 230, rel=COUNT_TOL)  # 23/24 h
+    per_look = [(look["variants"]["control"], look["variants"]["treatment"]) for look in looks]
+    per_look.append(tuple({"samples": v["samples"], "conversions": v["conversions"]} for v in out["variants"]))
+    assert all(c["samples"] == t["samples"] for c, t in per_look)  # equal arms: the paper's form applies
+    p_each = [johari_msprt(c["conversions"], t["conversions"], c["samples"], 1e-4) for c, t in per_look]
+    c = out["comparisons"][0]
+    assert c["p_value_always_valid"] == pytest.approx(min(p_each), rel=1e-9)
+    # the evidence peaked half-way (look 12 of 24): the running minimum is there, far below the last look's
+    assert p_each.index(min(p_each)) == 11 and min(p_each) < p_each[-1] * 1e-6 and 0 < min(p_each)
+    assert out["verdict"] == "promote"
