@@ -206,8 +206,11 @@ def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, e
         earlier = [(look.variants[base.name][1], look.variants[base.name][0], look.variants[t.name][1],
                     look.variants[t.name][0]) for look in looks
                    if look.variants.get(base.name, (0, 0))[0] > 0 and look.variants.get(t.name, (0, 0))[0] > 0]
-        p_valid = stats.always_valid_pvalue([*earlier, (base.conversions, base.samples, t.conversions, t.samples)])
-        comparison = Comparison(t.name, lift, z, p, p_valid,
+        seen = [*earlier, (base.conversions, base.samples, t.conversions, t.samples)]
+        p_valid = stats.always_valid_pvalue(seen)
+        # the sign of the difference where the evidence was strongest: what the test concluded, then
+        cc, nc, ct, nt = min(reversed(seen), key=lambda look: stats.msprt_pvalue(*look))
+        comparison = Comparison(t.name, lift, z, p, p_valid, (ct / nt > cc / nc) - (ct / nt < cc / nc),
                                 alpha, None if needed is None else needed[0], None if needed is None else needed[1],
                                 days, guardrail_breaches(base, t))
         comparisons.append(comparison)
@@ -215,8 +218,9 @@ def analyse(experiment: str, counts: Sequence[VariantCounts], start: datetime, e
             findings.append(Finding("experiment/guardrail", "error", t.name, breach))
         if comparison.worse:
             findings.append(Finding("experiment/worse", "error", t.name,
-                                    f"converts {-(lift or 0):.1%} less than {base.name} "
-                                    f"(always-valid p = {comparison.p_value_always_valid:.2g} < {alpha:.3g})"))
+                                    f"converts significantly less than {base.name} (always-valid p = "
+                                    f"{comparison.p_value_always_valid:.2g} < {alpha:.3g}; lift now "
+                                    f"{(lift or 0):+.1%})"))
     verdict, reason = _verdict(srm, variants, comparisons)
     return ExperimentStatus(experiment, start, end, variants, tuple(comparisons), srm, verdict, reason,
                             stats.MIXTURE_VARIANCE, mde, tuple(findings), tuple(errors), tuple(warnings), source,
@@ -233,7 +237,7 @@ def _verdict(srm: Srm, variants: Sequence[Variant], comparisons: Sequence[Compar
     worse = [c for c in comparisons if c.worse]
     if worse:
         return ROLL_BACK, "; ".join(f"{c.treatment} converts significantly worse than {control} "
-                                    f"({(c.relative_lift or 0):+.1%})" for c in worse)
+                                    f"(lift now {(c.relative_lift or 0):+.1%})" for c in worse)
     better = [c for c in comparisons if c.better]
     if better:
         best = max(better, key=lambda c: c.relative_lift or 0)

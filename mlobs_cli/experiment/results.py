@@ -69,6 +69,7 @@ class Comparison:
     z: float
     p_value: float  # fixed-horizon, two-sided, pooled SE
     p_value_always_valid: float  # mSPRT: what the decision uses
+    direction: int  # +1 treatment converts more, -1 less, 0 equal: at the look where the evidence was strongest
     alpha: float  # Bonferroni-corrected level of this comparison
     needed_control: float | None  # samples to detect the observed (or --mde) difference at power 0.8
     needed_treatment: float | None
@@ -81,11 +82,11 @@ class Comparison:
 
     @property
     def better(self) -> bool:
-        return self.significant and self.z > 0
+        return self.significant and self.direction > 0
 
     @property
     def worse(self) -> bool:
-        return self.significant and self.z < 0
+        return self.significant and self.direction < 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"treatment": self.treatment, "relative_lift": self.relative_lift, "z": self.z,

@@ -116,3 +116,14 @@ def test_a_look_without_one_arm_is_skipped() -> None:
     looks = (Look(START, {"c": (10_000, 500)}),)
     r = analyse("e", (V("c", 50_000, 2_500), V("t", 50_000, 2_510)), START, END, looks=looks)
     assert r.comparisons[0].p_value_always_valid == 1.0
+
+
+def test_direction_is_the_strongest_looks() -> None:
+    # significantly worse at the half-way look; since then the treatment has caught up, slightly ahead: the test
+    # rejected "no difference" as "worse", and a peek now must not turn that into a win
+    from mlobs_cli.experiment.results import Look
+
+    looks = (Look(START + timedelta(hours=12), {"c": (20_000, 1_400), "t": (20_000, 1_000)}),)
+    r = analyse("e", (V("c", 40_000, 2_400), V("t", 40_000, 2_410)), START, END, looks=looks)
+    c = r.comparisons[0]
+    assert c.z > 0 and c.direction == -1 and r.verdict == "roll_back"
