@@ -93,8 +93,8 @@ def _status(r: ExperimentStatus, console: Console) -> None:
             console.print(Text(f"guardrail: {c.treatment}: {breach}", style="red"))
     corrected = f", Bonferroni-corrected for {len(r.comparisons)} treatments" if len(r.comparisons) > 1 else ""
     console.print(Text(f"Decision on the always-valid p-value (mSPRT, mixture variance tau^2 = "
-                       f"{r.mixture_variance:g}, minimum over {len(r.looks) + 1} looks){corrected};\np-value: fixed-horizon two-proportion z-test. "
-                       "Samples needed (control + treatment): power 0.8 at the current split.", style="dim"))
+                       f"{r.mixture_variance:g}, minimum over {len(r.looks) + 1} looks){corrected};\n"
+                       "p-value: fixed-horizon two-proportion z-test. Samples needed (control + treatment): power 0.8 at the current split.", style="dim"))
     word, style = VERDICT[r.verdict]
     console.print(Text.assemble(("Verdict: ", "bold"), (word, style), f": {r.reason}"))
 
