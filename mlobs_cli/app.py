@@ -29,6 +29,7 @@ COMMANDS = {
     "logs": "logs",
     "runbook": "runbook",
     "trace": "trace",
+    "experiment": "experiment",
     "config": "config",
 }
 

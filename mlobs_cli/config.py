@@ -106,6 +106,9 @@ KEYS: dict[str, Key] = {
             "log record (the seed's redact_fields)"),
         Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low",
             maximum=1),
+        # -- experiment: keys of `mlobs experiment` below this line --
+        Key("experiments", dict, {}, "per experiment: {control: VARIANT, split: {VARIANT: PERCENT}}, the "
+            "defaults of `experiment status --control` and `--split`"),
         # -- trace: keys of `mlobs trace` below this line --
         Key("trace.source", str, None, "traces: OTLP JSON files (path or glob), jaeger+http(s)://HOST:16686 or "
             "tempo+http(s)://HOST:3200", secret=True),

@@ -50,6 +50,11 @@ class LogStore(Protocol):
     def status_counts(self, window: Window, filters: Filters) -> list[tuple[Any, Any, int, int, int]]:
         """Per model_id, model_version: (model_id, model_version, requests, errors, timeouts)."""
 
+    def variant_stats(self, window: Window, experiment: str | None, percentile: float
+                      ) -> list[tuple[Any, Any, int, int, float | None]]:
+        """Per experiment_id, variant_id: (experiment, variant, rows, ERROR or TIMEOUT rows, total_latency_ms at
+        `percentile`, None without that column)."""
+
     def top_errors(self, window: Window, filters: Filters, limit: int) -> list[tuple[Any, Any, str, Any, int]]:
         """The most frequent (model_id, model_version, status, error_message, count) of ERROR and TIMEOUT rows."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlobs_cli.backends.logstore.base import FeatureStats
 from mlobs_cli.errors import InputError
-from mlobs_cli.logs.query import EXPORT_COLUMNS, EXPORT_OUTPUT_COLUMNS, TIMESTAMP, Filters, Window
+from mlobs_cli.logs.query import EXPORT_COLUMNS, EXPORT_OUTPUT_COLUMNS, TIMESTAMP, TOTAL_LATENCY, Filters, Window
 from mlobs_cli.results import BackendError
 
 # DuckDB's approx_count_distinct is a HyperLogLog: exact enough to rule out a feature with thousands of values,
@@ -118,6 +118,20 @@ class SqlLogStore(ABC):
         sql = ("SELECT model_id, model_version, count(*), count(*) FILTER (WHERE upper(status) = 'ERROR'), "
                f"count(*) FILTER (WHERE upper(status) = 'TIMEOUT') FROM {self.relation} WHERE {where} GROUP BY 1, 2")
         return [(m, v, int(n), int(e), int(t)) for m, v, n, e, t in self.execute(sql, params)]
+
+    def variant_stats(self, window: Window, experiment: str | None, percentile: float
+                      ) -> list[tuple[Any, Any, int, int, float | None]]:
+        """Per experiment_id, variant_id (of one experiment, or all when None): (experiment, variant, rows, rows
+        with status ERROR or TIMEOUT, total_latency_ms at `percentile`)."""
+        extra = ["experiment_id IS NOT NULL", "variant_id IS NOT NULL"]
+        where, params = self.where(window, Filters(), [*extra, *(["experiment_id = ?"] if experiment else [])])
+        latency = (f"percentile_cont(?) WITHIN GROUP (ORDER BY {quote(TOTAL_LATENCY)})"
+                   if self.has(TOTAL_LATENCY) else "NULL")
+        sql = (f"SELECT experiment_id, variant_id, count(*), count(*) FILTER (WHERE upper(status) IN "
+               f"('ERROR', 'TIMEOUT')), {latency} FROM {self.relation} WHERE {where} GROUP BY 1, 2")
+        rows = self.execute(sql, [*([percentile] if self.has(TOTAL_LATENCY) else []), *params,
+                                  *([experiment] if experiment else [])])
+        return [(e, v, int(n), int(err), None if p is None else float(p)) for e, v, n, err, p in rows]
 
     def top_errors(self, window: Window, filters: Filters, limit: int) -> list[tuple[Any, Any, str, Any, int]]:
         where, params = self.where(window, filters, ["upper(status) IN ('ERROR', 'TIMEOUT')"])
