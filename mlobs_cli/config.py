@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from mlobs_cli.drift.thresholds import DriftConfig
+from mlobs_cli.quality.thresholds import ConceptConfig
 from mlobs_cli.errors import ConfigError
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "github", "sarif", "junit")  # the last 3: alerts validate
@@ -77,6 +78,7 @@ KEYS: dict[str, Key] = {
         Key("alertmanager.url", str, None, "Alertmanager base URL (`alerts firing --alertmanager`)", secret=True),
         Key("alertmanager.token", str, None, "bearer token sent to Alertmanager (env or file only)", secret=True),
         *_section("drift", DriftConfig),
+        *_section("concept", ConceptConfig),  # `drift concept`
         # -- gpu: keys of `mlobs gpu` below this line --
         Key("gpu.fail_on", str, "alert", "`gpu status` exits 1 on a finding at or above this severity",
             choices=("info", "warn", "alert")),

@@ -1,0 +1,74 @@
+"""How a concept-drift report looks in a terminal: coverage, the window table with sparklines, the indicators,
+and the verdict."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mlobs_cli import timeparse
+from mlobs_cli.quality.report import ConceptReport, WindowQuality
+from mlobs_cli.render.drift import fmt_number, fmt_pvalue
+from mlobs_cli.render.metrics import sparkline
+
+VERDICT_STYLE = {"concept_drift": "bold red", "potential_concept_drift": "yellow", "none": "green",
+                 "unknown": "bold yellow"}
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _row(name: str, w: WindowQuality) -> list[str]:
+    return [name, f"{w.predictions:,}", f"{w.labelled:,}" + ("" if w.used else " *"), fmt_number(w.accuracy),
+            fmt_number(w.f1), fmt_number(w.estimated_accuracy), fmt_number(w.confidence_mean),
+            _share(w.low_confidence_share)]
+
+
+def table(report: ConceptReport, console: Console) -> None:
+    head = f"{report.source}" + (f"  model {report.model}" if report.model else "")
+    console.print(Text(head, style="bold"))
+    console.print(f"baseline {report.baseline_window.label()}   current {report.current_window.label()}   "
+                  f"window {timeparse.prometheus_duration(timedelta(seconds=report.window_seconds))}",
+                  markup=False)
+    if report.labels:
+        for name, c in (("baseline", report.baseline_coverage), ("current", report.current_coverage)):
+            delay = "—" if c.median_delay_s is None else f"{c.median_delay_s / 3600:.1f} h"
+            console.print(f"labels ({name}): {c.labelled:,} of {c.predictions:,} predictions labelled "
+                          f"({c.share:.1%}), median delay {delay}", markup=False)
+    t = Table("window", "predictions", "labelled", "accuracy",
+              f"F1 ({report.f1_average}{', ' + report.positive if report.positive else ''})" if report.f1_average
+              else "F1", "estimated acc", "confidence avg", f"< {report.low_confidence_threshold:g}",
+              box=None, pad_edge=False)
+    t.add_row(*_row("baseline", report.baseline))
+    for w in report.windows:
+        t.add_row(*_row(timeparse.isoformat(w.start), w))
+    t.add_row(*_row("current (all)", report.current), style="bold")
+    console.print(t)
+    if report.labels:
+        console.print(f"* fewer than {report.config.min_labels} labelled predictions: shown, not used", markup=False)
+        accuracies = [w.accuracy for w in report.windows]
+        console.print(f"accuracy   {sparkline(accuracies, 40)}", markup=False)
+    console.print(f"estimated  {sparkline([w.estimated_accuracy for w in report.windows], 40)}", markup=False)
+    if report.labels:
+        console.print(f"accuracy drop {fmt_number(report.accuracy_drop)} (> {report.config.accuracy_drop:g})   "
+                      f"F1 drop {fmt_number(report.f1_drop)}   p-value {fmt_pvalue(report.p_value)} "
+                      f"(< {report.config.p_value:g})", markup=False)
+    ind = Table("indicator", "value", "threshold", "fired", box=None, pad_edge=False)
+    for i in report.indicators:
+        ind.add_row(i.name, fmt_number(i.value), ("< " if i.name == "feature_importance_drift" else "> ")
+                    + f"{i.threshold:g}", "yes" if i.fired else "no")
+    console.print(ind)
+    v = report.verdict
+    line = Text(f"verdict: {v.drift_type}", style=VERDICT_STYLE.get(v.drift_type, ""))
+    if v.detected:
+        line.append(f" (severity {v.severity})")
+    line.append(f": {v.reason}", style="")
+    console.print(line)
+    if v.recommendation:
+        console.print(f"recommendation: {v.recommendation}", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, style="dim")
