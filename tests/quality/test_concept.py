@@ -160,3 +160,27 @@ def test_without_labels_two_indicators_make_potential_drift(data, tmp_path, cli,
         assert out["findings"][0] == {"check": "concept/indicators", "severity": "medium", "subject": "model",
                                       "message": out["verdict"]["reason"]}
     assert out["windows"][0]["accuracy"] is None and out["labels"] is None
+
+
+def test_pushgateway_gets_accuracy_estimate_and_verdict(data, files, cli, gateway):
+    import httpx
+
+    out = cli.json("drift", "concept", "--source", str(files.logs), "--labels", str(files.labels), "--baseline",
+                   data.arg(BASELINE), "--current", data.arg(CURRENT), "--model", "planted", "--pushgateway",
+                   gateway, "--job", "quality-test", expect=1)
+    text = httpx.get(f"{gateway}/metrics").text
+    samples = {}
+    for line in text.splitlines():
+        if 'job="quality-test"' in line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name.split("{")[0]] = float(value)
+            assert 'model="planted"' in name
+    assert samples["model_accuracy"] == pytest.approx(out["current"]["accuracy"], rel=1e-12)
+    assert samples["model_accuracy_estimated"] == pytest.approx(out["current"]["estimated_accuracy"], rel=1e-12)
+    assert samples["concept_drift_detected"] == 1.0
+
+
+def test_pushgateway_needs_model(data, files, cli):
+    result = cli("drift", "concept", "--source", str(files.logs), "--baseline", data.arg(BASELINE), "--current",
+                 data.arg(CURRENT), "--pushgateway", "http://127.0.0.1:9")
+    assert result.exit_code == 2 and "--pushgateway needs --model" in result.stderr
