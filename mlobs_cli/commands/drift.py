@@ -150,3 +150,39 @@ def concept(
                                            importance_baseline, importance_current), s)
     render.emit(report, s.output)
     raise typer.Exit(int(report.exit_code(s["concept.fail_on"], exit_zero)))
+
+
+@app.command()
+def predictions(
+    ctx: typer.Context,
+    baseline: BaselineOpt,
+    current: CurrentOpt = "24h",
+    model: Annotated[str | None, typer.Option(metavar="MODEL_ID", show_default=False,
+                                              help="Only this model (and the published label).")] = None,
+    source: SourceOpt = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a distribution shifted.")] = False,
+    pushgateway: PushOpt = None,
+    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
+                   show_default=False)] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """How the model's outputs moved: class distribution PSI and confidence distribution, per model and version.
+
+    The design's prediction_distribution: PSI of output_class (alert above concept.prediction_psi, 0.15, the
+    prediction_distribution_shift rule), JS divergence of output_score on drift compare's bins with both
+    histograms side by side, and the share under log.confidence_threshold (0.6). The same numbers as
+    `drift compare` on exports of the same rows. --pushgateway publishes prediction_distribution_psi{model}.
+
+    Example:
+
+        mlobs drift predictions --source examples/prediction-logs.jsonl --baseline 7d..1d --current 1d
+    """
+    s = settings(ctx, output=output, config=config, debug=debug, **{
+        "log.source": source, "pushgateway.url": pushgateway, "pushgateway.job": job})
+    from mlobs_cli.quality import predictions as prediction_drift
+
+    report = prediction_drift.run(source, baseline, current, model, s)
+    render.emit(report, s.output)
+    raise typer.Exit(int(report.exit_code(exit_zero)))

@@ -27,5 +27,7 @@ class ConceptConfig:
                                                               "importances below which importance drifted"})
     min_indicators: int = field(default=2, metadata={"help": "label-free indicators that make potential "
                                                      "concept drift", "min": 1})
+    prediction_psi: float = field(default=0.15, metadata={"help": "`drift predictions`: PSI of output_class "
+                                                          "above which it alerts (prediction_distribution_shift)"})
     fail_on: str = field(default="medium", metadata={"help": "`drift concept` exits 1 on a finding at or above "
                                                      "this severity", "choices": FAIL_ON_LEVELS})

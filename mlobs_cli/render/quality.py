@@ -4,6 +4,7 @@ and the verdict."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +29,10 @@ def _row(name: str, w: WindowQuality) -> list[str]:
             _share(w.low_confidence_share)]
 
 
-def table(report: ConceptReport, console: Console) -> None:
+def table(report: Any, console: Console) -> None:
+    if not isinstance(report, ConceptReport):
+        predictions_table(report, console)
+        return
     head = f"{report.source}" + (f"  model {report.model}" if report.model else "")
     console.print(Text(head, style="bold"))
     console.print(f"baseline {report.baseline_window.label()}   current {report.current_window.label()}   "
@@ -72,3 +76,29 @@ def table(report: ConceptReport, console: Console) -> None:
         console.print(f"recommendation: {v.recommendation}", markup=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, style="dim")
+
+
+def _bars(title: str, bins: tuple, console: Console) -> None:
+    from mlobs_cli.render import bar
+
+    t = Table(title, "reference", "", "current", "", box=None, pad_edge=False)
+    for b in bins:
+        t.add_row(b.label, bar(b.ref_share, 12), f"{b.ref_share:.1%}", bar(b.cur_share, 12), f"{b.cur_share:.1%}")
+    console.print(t)
+
+
+def predictions_table(report: Any, console: Console) -> None:
+    console.print(Text(f"{report.source}", style="bold"))
+    console.print(f"baseline {report.baseline_window.label()}   current {report.current_window.label()}",
+                  markup=False)
+    for g in report.groups:
+        status = Text("● Alert", style="bold red") if g.alert else Text("● OK", style="green")
+        head = Text(f"{g.model} {g.version}: {g.n_baseline:,} -> {g.n_current:,} predictions   class PSI "
+                    f"{fmt_number(g.class_psi)} (alert > {report.psi_alert:g}) ")
+        console.print(head.append(status))
+        _bars("output_class", g.class_bins, console)
+        _bars("output_score", g.score_bins, console)
+        console.print(f"confidence avg {fmt_number(g.confidence_mean_baseline)} -> "
+                      f"{fmt_number(g.confidence_mean_current)}   < {report.low_confidence_threshold:g}: "
+                      f"{_share(g.low_confidence_baseline)} -> {_share(g.low_confidence_current)}   JS "
+                      f"{fmt_number(g.confidence_js)}", markup=False)
