@@ -34,7 +34,7 @@ def test_same_numbers_as_drift_compare(data, shifted, cli):
     out = cli.json("drift", "predictions", "--source", source, "--baseline", data.arg(BASELINE), "--current",
                    data.arg(CURRENT), expect=1)
     compare = cli.json("drift", "compare", ref, cur, expect=1)
-    by_name = {f["feature"]: f for f in compare["features"]}
+    by_name = {f["name"]: f for f in compare["features"]}
     (group,) = out["groups"]
     assert (group["model"], group["version"]) == ("planted", "v1")
     assert group["class_psi"] == by_name["output_class"]["psi"]  # the same function on the same counts: exact
@@ -43,7 +43,9 @@ def test_same_numbers_as_drift_compare(data, shifted, cli):
     assert (group["n_baseline"], group["n_current"]) == (by_name["output_class"]["n_ref"],
                                                          by_name["output_class"]["n_cur"])
     assert group["class_psi"] > 0.15 and group["alert"]
-    scores = pd.read_parquet(cur)["output_score"]
+    import duckdb
+
+    scores = duckdb.sql(f"SELECT output_score FROM '{cur}'").fetchnumpy()["output_score"]
     assert group["low_confidence_current"] == pytest.approx(float((scores < 0.6).mean()), abs=1e-12)
     assert out["findings"][0]["check"] == "drift/prediction-distribution"
 
