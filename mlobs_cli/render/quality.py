@@ -52,10 +52,10 @@ def table(report: Any, console: Console) -> None:
         t.add_row(*_row(timeparse.isoformat(w.start), w))
     t.add_row(*_row("current (all)", report.current), style="bold")
     console.print(t)
-    if report.labels:
+    if report.labels and not all(w.used for w in report.windows):
         console.print(f"* fewer than {report.config.min_labels} labelled predictions: shown, not used", markup=False)
-        accuracies = [w.accuracy for w in report.windows]
-        console.print(f"accuracy   {sparkline(accuracies, 40)}", markup=False)
+    if report.labels:
+        console.print(f"accuracy   {sparkline([w.accuracy for w in report.windows], 40)}", markup=False)
     console.print(f"estimated  {sparkline([w.estimated_accuracy for w in report.windows], 40)}", markup=False)
     if report.labels:
         console.print(f"accuracy drop {fmt_number(report.accuracy_drop)} (> {report.config.accuracy_drop:g})   "
