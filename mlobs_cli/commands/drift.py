@@ -159,6 +159,8 @@ def predictions(
     current: CurrentOpt = "24h",
     model: Annotated[str | None, typer.Option(metavar="MODEL_ID", show_default=False,
                                               help="Only this model (and the published label).")] = None,
+    versions: Annotated[bool, typer.Option("--versions/--no-versions", help="One row per model version, or "
+                                           "each model's versions pooled.")] = True,
     source: SourceOpt = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a distribution shifted.")] = False,
     pushgateway: PushOpt = None,
@@ -177,12 +179,12 @@ def predictions(
 
     Example:
 
-        mlobs drift predictions --source examples/prediction-logs.jsonl --baseline 7d..1d --current 1d
+        mlobs drift predictions --source examples/prediction-logs.jsonl --baseline 7d..1d --current 1d --no-versions
     """
     s = settings(ctx, output=output, config=config, debug=debug, **{
         "log.source": source, "pushgateway.url": pushgateway, "pushgateway.job": job})
     from mlobs_cli.quality import predictions as prediction_drift
 
-    report = prediction_drift.run(source, baseline, current, model, s)
+    report = prediction_drift.run(source, baseline, current, model, s, versions)
     render.emit(report, s.output)
     raise typer.Exit(int(report.exit_code(exit_zero)))

@@ -80,7 +80,8 @@ class PredictionsReport:
         return combine(has_findings=bool(self.findings) and not exit_zero, has_backend_errors=bool(self.errors))
 
 
-def run(source: str | None, baseline: str, current: str, model: str | None, settings: Settings) -> PredictionsReport:
+def run(source: str | None, baseline: str, current: str, model: str | None, settings: Settings,
+        by_version: bool = True) -> PredictionsReport:
     """Per model and version in either period: class PSI, confidence JS and histogram, low-confidence shares.
 
     Raises:
@@ -98,7 +99,9 @@ def run(source: str | None, baseline: str, current: str, model: str | None, sett
                    if not store.has(c)]
         if missing:
             raise InputError(f"{store.source}: no column {', '.join(missing)} (needed by `drift predictions`)")
-        keys = sorted({(m, v) for w in (base_w, cur_w) for m, v, *_ in store.status_counts(w, Filters(model=model))},
+        # without by_version, a model's versions pool: what moved when a new version took over
+        keys = sorted({(m, v if by_version else None) for w in (base_w, cur_w)
+                       for m, v, *_ in store.status_counts(w, Filters(model=model))},
                       key=lambda k: tuple("" if x is None else str(x) for x in k))
         if not keys:
             raise InputError(f"no predictions{' for model ' + model if model else ''} in either period in "
@@ -107,14 +110,14 @@ def run(source: str | None, baseline: str, current: str, model: str | None, sett
         source_shown, warnings = store.source, list(store.warnings)
     finally:
         store.close()
-    findings = [Finding("drift/prediction-distribution", "medium", f"{g.model} {g.version}",
+    findings = [Finding("drift/prediction-distribution", "medium", " ".join(str(x) for x in (g.model, g.version) if x is not None),
                         f"PSI of output_class {g.class_psi:.3f} > {cfg.prediction_psi:g}") for g in groups if g.alert]
     report = PredictionsReport(source_shown, base_w, cur_w, cfg.prediction_psi, threshold, tuple(groups),
                                tuple(findings), tuple(warnings))
     url = settings["pushgateway.url"]
     if url:
         gauges = [Gauge("prediction_distribution_psi", "PSI of the predicted class distribution, current against "
-                        "baseline", (("version", str(g.version)),), g.class_psi)
+                        "baseline", (("version", str(g.version)),) if g.version is not None else (), g.class_psi)
                   for g in groups if g.class_psi is not None]
         try:
             pushgateway.push(url, settings["pushgateway.job"], {"model": model}, gauges)

@@ -93,9 +93,13 @@ def predictions_table(report: Any, console: Console) -> None:
                   markup=False)
     for g in report.groups:
         status = Text("● Alert", style="bold red") if g.alert else Text("● OK", style="green")
-        head = Text(f"{g.model} {g.version}: {g.n_baseline:,} -> {g.n_current:,} predictions   class PSI "
+        head = Text(f"{g.model} {g.version or '(all versions)'}: {g.n_baseline:,} -> {g.n_current:,} predictions   class PSI "
                     f"{fmt_number(g.class_psi)} (alert > {report.psi_alert:g}) ")
         console.print(head.append(status))
+        if not (g.n_baseline and g.n_current):
+            console.print(f"  no predictions in the {'baseline' if not g.n_baseline else 'current'} period: "
+                          "nothing to compare (--no-versions pools the versions)", markup=False)
+            continue
         _bars("output_class", g.class_bins, console)
         _bars("output_score", g.score_bins, console)
         console.print(f"confidence avg {fmt_number(g.confidence_mean_baseline)} -> "
