@@ -30,6 +30,9 @@ def _row(name: str, w: WindowQuality) -> list[str]:
 
 
 def table(report: Any, console: Console) -> None:
+    if type(report).__name__ == "ModelDashboard":
+        console.print(model_dashboard(report))
+        return
     if not isinstance(report, ConceptReport):
         predictions_table(report, console)
         return
@@ -106,3 +109,71 @@ def predictions_table(report: Any, console: Console) -> None:
                       f"{fmt_number(g.confidence_mean_current)}   < {report.low_confidence_threshold:g}: "
                       f"{_share(g.low_confidence_baseline)} -> {_share(g.low_confidence_current)}   JS "
                       f"{fmt_number(g.confidence_js)}", markup=False)
+
+
+PSI_MARK = {"ok": ("●", "green"), "watch": ("◐", "yellow"), "alert": ("●", "bold red")}
+
+
+def model_dashboard(d: Any) -> Any:
+    """The Model Health Dashboard's panels, one after another, each a small table or its reason for being empty."""
+    from rich.console import Group
+
+    from mlobs_cli.render import bar
+
+    parts: list[Any] = [Text(f"MODEL HEALTH DASHBOARD - {d.model}   {d.source}   baseline {d.baseline}, "
+                             f"current {d.current}", style="bold")]
+    for p in d.panels:
+        parts.append(Text(p.title, style="bold"))
+        if p.empty:
+            parts.append(Text(f"  {p.empty}", style="dim"))
+            continue
+        if p.kind == "feature_psi":
+            t = Table(box=None, pad_edge=False, show_header=False)
+            for f in p.data["features"]:
+                mark, style = PSI_MARK.get(f["status"] or "ok", ("●", ""))
+                t.add_row(f["feature"], Text(bar(f["psi"] / (2 * p.data["psi_alert"]), 10), style=style),
+                          f"{f['psi']:.3f}", Text(mark, style=style))
+            parts += [t, Text(f"● <{p.data['psi_watch']:g}: OK  ◐ {p.data['psi_watch']:g}-{p.data['psi_alert']:g}: "
+                              f"Watch  ● >{p.data['psi_alert']:g}: Alert", style="dim")]
+        elif p.kind == "prediction_distribution":
+            t = Table("class", "reference", "", "current", "", box=None, pad_edge=False)
+            for b in p.data["classes"]:
+                t.add_row(b["label"], bar(b["ref_share"], 10), f"{b['ref_share']:.1%}", bar(b["cur_share"], 10),
+                          f"{b['cur_share']:.1%}")
+            status = "Alert" if p.data["alert"] else "OK"
+            parts += [t, Text(f"PSI: {fmt_number(p.data['psi'])} ({status})")]
+        elif p.kind == "confidence":
+            hist = p.data["histogram"]
+            total = sum(hist) or 1
+            t = Table(box=None, pad_edge=False, show_header=False)
+            for i, n in enumerate(hist):
+                t.add_row(f"{i / len(hist):.1f}-{(i + 1) / len(hist):.1f}", bar(n / total, 20), f"{n / total:.1%}")
+            parts += [t, Text(f"Avg: {fmt_number(p.data['mean'], '.2f')}  <{p.data['threshold']:g}: "
+                              f"{_share(p.data['low_share'])}")]
+        elif p.kind == "low_confidence":
+            t = Table("Time", "Conf", "Count", box=None, pad_edge=False)
+            for r in p.data["rows"]:
+                t.add_row(r["time"], fmt_number(r["mean_confidence"], ".2f"), f"{r['count']:,}")
+            parts += [t, Text(f"Threshold: <{p.data['threshold']:g}", style="dim")]
+    return Group(*parts)
+
+
+def live(build: Any, refresh: float) -> None:
+    """Redraw the model dashboard every `refresh` seconds until Ctrl-C; a failed refresh keeps the last one."""
+    import time
+
+    from rich.live import Live
+
+    from mlobs_cli.errors import MlobsError
+    from mlobs_cli.render import stdout_console
+
+    with Live(Text("loading…", style="dim"), console=stdout_console(), screen=True, auto_refresh=False) as screen:
+        try:
+            while True:
+                try:
+                    screen.update(model_dashboard(build()), refresh=True)
+                except MlobsError as e:
+                    screen.update(Text(f"refresh failed: {e}", style="bold red"), refresh=True)
+                time.sleep(refresh)
+        except KeyboardInterrupt:
+            return
