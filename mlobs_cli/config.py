@@ -99,6 +99,8 @@ KEYS: dict[str, Key] = {
         Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
         Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
+        Key("log.labels", str, None, "late ground truth for `drift concept` and the runbook's drift step: a "
+            "labels file, or a postgresql:// URL of a table in the logs' database", secret=True),
         Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low"),
         # -- trace: keys of `mlobs trace` below this line --
         Key("trace.source", str, None, "traces: OTLP JSON files (path or glob), jaeger+http(s)://HOST:16686 or "
