@@ -25,7 +25,7 @@ COMMANDS = {
     "alerts": "alerts",
     "gpu": "gpu",
     "metrics": "metrics",
-    "dashboard": "dashboard:dashboard",
+    "dashboard": "dashboard",  # a group: the operational view, and `dashboard model MODEL`
     "logs": "logs",
     "runbook": "runbook",
     "trace": "trace",

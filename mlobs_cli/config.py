@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from mlobs_cli.drift.thresholds import DriftConfig
+from mlobs_cli.quality.thresholds import ConceptConfig
 from mlobs_cli.errors import ConfigError
 
 OUTPUT_FORMATS = ("table", "json", "csv", "markdown", "github", "sarif", "junit")  # the last 3: alerts validate
@@ -80,6 +81,7 @@ KEYS: dict[str, Key] = {
         Key("alertmanager.url", str, None, "Alertmanager base URL (`alerts firing --alertmanager`)", secret=True),
         Key("alertmanager.token", str, None, "bearer token sent to Alertmanager (env or file only)", secret=True),
         *_section("drift", DriftConfig),
+        *_section("concept", ConceptConfig),  # `drift concept`
         # -- gpu: keys of `mlobs gpu` below this line --
         Key("gpu.fail_on", str, "alert", "`gpu status` exits 1 on a finding at or above this severity",
             choices=("info", "warn", "alert")),
@@ -104,6 +106,8 @@ KEYS: dict[str, Key] = {
         Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
         Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
+        Key("log.labels", str, None, "late ground truth for `drift concept` and the runbook's drift step: a "
+            "labels file, or a postgresql:// URL of a table in the logs' database", secret=True),
         Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low",
             maximum=1),
         # -- experiment: keys of `mlobs experiment` below this line --

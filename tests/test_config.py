@@ -134,7 +134,8 @@ def test_every_numeric_key_has_an_upper_bound_or_is_a_threshold():
     # the bound of a count (bins, categories, milliseconds) keeps a huge value from reaching the work; PSI
     # thresholds have no natural maximum and stay open above, finite only
     open_above = {k for k, key in cfg.KEYS.items() if key.type in (int, float) and key.maximum is None}
-    assert open_above == {"drift.psi_watch", "drift.psi_alert", "drift.psi_high"}
+    assert open_above == {"drift.psi_watch", "drift.psi_alert", "drift.psi_high", "concept.class_psi",
+                          "concept.prediction_psi"}
 
 
 def test_mapping_and_list_keys_are_kept_whole(tmp_path, monkeypatch):

@@ -25,6 +25,10 @@ from mlobs_cli.errors import ExitCode
 from mlobs_cli.timeparse import parse_duration
 
 
+app = typer.Typer(rich_markup_mode=None)
+
+
+@app.callback(invoke_without_command=True)
 def dashboard(
     ctx: typer.Context,
     window: WindowOpt = "5m",
@@ -53,6 +57,8 @@ def dashboard(
 
         mlobs dashboard --context prod-eu --once
     """
+    if ctx.invoked_subcommand:  # `dashboard model MODEL`: that command draws
+        return
     s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure)
     window_delta = parse_duration(window, "--window")
     from mlobs_cli.backends.prometheus import PrometheusClient
@@ -65,4 +71,50 @@ def dashboard(
         from mlobs_cli.render import metrics as view
 
         view.live(lambda: db.build(client, moment(None), window_delta), refresh)  # until Ctrl-C
+    raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+@app.command("model")
+def model_dashboard(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="The model_id of the logs.")],
+    source: Annotated[str | None, typer.Option("--source", "-s", metavar="PATH|URL|NAME", show_default=False,
+                      help="The prediction logs (as `mlobs logs` takes them) [env: MLOBS_LOG_SOURCE]")] = None,
+    baseline: Annotated[str, typer.Option(metavar="FROM..TO", help="Reference period of the PSI panels.")] = "7d..1d",
+    current: Annotated[str, typer.Option(metavar="DURATION|FROM..TO", help="The period shown.")] = "24h",
+    once: Annotated[bool, typer.Option("--once", help="Draw once and exit (always so off a terminal).")] = False,
+    refresh: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between refreshes when live.",
+                       min=1.0)] = 60.0,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The model health dashboard: feature PSI, prediction and confidence distributions, low-confidence table.
+
+    The design's second dashboard, from the prediction logs: feature PSI bars (● <0.1 OK, ◐ 0.1-0.2 Watch,
+    ● >0.2 Alert), the predicted class distribution of the reference and current periods with its PSI, the
+    confidence distribution with its average and share under 0.6, the low-confidence predictions per 15 minutes,
+    and the experiment panel (a placeholder until `mlobs experiment` exists). A panel without data says why. Live
+    on a terminal (every --refresh seconds, until Ctrl-C); with --once, another -o or off a terminal it draws once.
+
+    Example:
+
+        mlobs dashboard model fraud-det --source examples/prediction-logs.jsonl --baseline 2025-01-07..2025-01-08T12:00 --current 2025-01-08T12:00..2025-01-09 --once
+    """
+    from mlobs_cli import render
+    from mlobs_cli.commands.options import settings
+
+    s = settings(ctx, output=output, config=config, debug=debug, **{"log.source": source})
+    from mlobs_cli.quality import dashboard as db
+
+    def build() -> db.ModelDashboard:
+        return db.build(model, source, baseline, current, s)
+
+    if once or s.output != "table" or not sys.stdout.isatty():
+        result = build()
+        render.emit(result, s.output)
+        raise typer.Exit(result.exit_code())
+    from mlobs_cli.render import quality as view
+
+    view.live(build, refresh)
     raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -84,3 +84,109 @@ def compare(
     render.emit(report, s.output)
     render.plots(report, request.plot)
     raise typer.Exit(int(report.exit_code(s.drift.fail_on, exit_zero)))
+
+
+SourceOpt = Annotated[str | None, typer.Option(
+    "--source", "-s", metavar="PATH|URL|NAME", show_default=False,
+    help="The prediction logs: a file or glob (JSONL, Parquet, CSV), file:// or postgresql:// URL, or a name in "
+         "log.sources; put a password in MLOBS_LOG_PASSWORD, not here [env: MLOBS_LOG_SOURCE]")]
+BaselineOpt = Annotated[str, typer.Option(metavar="FROM..TO", show_default=False, help=(
+    "The baseline period, e.g. 7d..1d or 2026-11-01..2026-11-08 (FROM included, TO excluded)."))]
+CurrentOpt = Annotated[str, typer.Option(metavar="DURATION|FROM..TO", help="The current period: the last "
+                                         "DURATION, or a window.")]
+PushOpt = Annotated[str | None, typer.Option(metavar="URL", show_default=False, help=(
+    "Publish the results to this Prometheus Pushgateway; credentials in MLOBS_PUSHGATEWAY_URL or the config "
+    "file, not here [env: MLOBS_PUSHGATEWAY_URL]"))]
+
+
+@app.command()
+def concept(
+    ctx: typer.Context,
+    baseline: BaselineOpt,
+    current: CurrentOpt = "24h",
+    labels: Annotated[str | None, typer.Option(metavar="FILE|URL", show_default=False, help=(
+        "Ground truth: rows of prediction_id, label[, labeled_at] in CSV, Parquet or JSONL, or a postgresql:// "
+        "URL of a table in the logs' database (?table=NAME, default labels)."))] = None,
+    window: Annotated[str, typer.Option(metavar="DURATION", help="Detection window the current period is cut "
+                                        "into.")] = "1h",
+    min_labels: Annotated[int | None, typer.Option(min=1, show_default=False, help=(
+        "Labelled predictions a window needs to be used [default: concept.min_labels, 30]"))] = None,
+    positive: Annotated[str | None, typer.Option(metavar="CLASS", show_default=False, help=(
+        "Positive class of a two-class F1 [default: the less frequent baseline label]"))] = None,
+    importance_baseline: Annotated[str | None, typer.Option(metavar="CSV", show_default=False, help=(
+        "Feature importances (feature,importance) of the baseline."))] = None,
+    importance_current: Annotated[str | None, typer.Option(metavar="CSV", show_default=False, help=(
+        "Feature importances of the current period."))] = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL_ID", show_default=False,
+                                              help="Only this model's predictions (and the published label).")] = None,
+    source: SourceOpt = None,
+    fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 on a finding at or above this severity (low: "
+                       "any fired indicator) [default: medium]", show_default=False)] = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when drift is found.")] = False,
+    pushgateway: PushOpt = None,
+    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
+                   show_default=False)] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Whether the model got worse: accuracy against late labels, or the signs of it without them.
+
+    With --labels (joined by prediction_id): accuracy and F1 of the baseline and of each current window, the
+    accuracy drop, and the one-sided t-test of the window accuracies against the baseline's; concept drift when
+    the drop > 0.05 and p < 0.05 (high above 0.10). Without labels: JS divergence of output_score, PSI of
+    output_class and the Spearman correlation of feature importances; two indicators or more are potential
+    concept drift. Each window also shows the accuracy the calibrated scores expect (CBPE). Exit 1 on drift, 3
+    when the labels cover no prediction of a period (accuracy unknown). Thresholds: `concept.*` in the config.
+
+    Example:
+
+        mlobs drift concept --source examples/predictions.jsonl --labels examples/labels.csv --baseline 7d..1d --current 1d
+    """
+    s = settings(ctx, output=output, config=config, debug=debug, **{
+        "log.source": source, "concept.min_labels": min_labels, "concept.fail_on": fail_on.value if fail_on else None,
+        "pushgateway.url": pushgateway, "pushgateway.job": job})
+    from mlobs_cli.quality import concept as detector
+
+    report = detector.run(detector.Request(source, baseline, current, window, labels, model, positive,
+                                           importance_baseline, importance_current), s)
+    render.emit(report, s.output)
+    raise typer.Exit(int(report.exit_code(s["concept.fail_on"], exit_zero)))
+
+
+@app.command()
+def predictions(
+    ctx: typer.Context,
+    baseline: BaselineOpt,
+    current: CurrentOpt = "24h",
+    model: Annotated[str | None, typer.Option(metavar="MODEL_ID", show_default=False,
+                                              help="Only this model (and the published label).")] = None,
+    versions: Annotated[bool, typer.Option("--versions/--no-versions", help="One row per model version, or "
+                                           "each model's versions pooled.")] = True,
+    source: SourceOpt = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a distribution shifted.")] = False,
+    pushgateway: PushOpt = None,
+    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
+                   show_default=False)] = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """How the model's outputs moved: class distribution PSI and confidence distribution, per model and version.
+
+    The design's prediction_distribution: PSI of output_class (alert above concept.prediction_psi, 0.15, the
+    prediction_distribution_shift rule), JS divergence of output_score on drift compare's bins with both
+    histograms side by side, and the share under log.confidence_threshold (0.6). The same numbers as
+    `drift compare` on exports of the same rows. --pushgateway publishes prediction_distribution_psi{model}.
+
+    Example:
+
+        mlobs drift predictions --source examples/prediction-logs.jsonl --baseline 7d..1d --current 1d --no-versions
+    """
+    s = settings(ctx, output=output, config=config, debug=debug, **{
+        "log.source": source, "pushgateway.url": pushgateway, "pushgateway.job": job})
+    from mlobs_cli.quality import predictions as prediction_drift
+
+    report = prediction_drift.run(source, baseline, current, model, s, versions)
+    render.emit(report, s.output)
+    raise typer.Exit(int(report.exit_code(exit_zero)))

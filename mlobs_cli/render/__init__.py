@@ -53,7 +53,7 @@ class Result(Protocol):
 # define table(result, console), markdown_header(result) and markdown_footer(result); what it leaves out gets the
 # generic form. Looked up by the result's package, so rendering one command's result imports no other view.
 VIEWS = {"drift": "drift", "alerts": "lint", "gpu": "gpu", "metrics": "metrics", "logs": "logs", "runbook": "runbook",
-         "trace": "trace", "experiment": "experiment"}
+         "trace": "trace", "experiment": "experiment", "quality": "quality"}
 
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a CSI to some terminals), and the bidirectional

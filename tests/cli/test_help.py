@@ -22,6 +22,8 @@ def _paths() -> list[list[str]]:
     for name in root.list_commands(ctx):
         command = root.get_command(ctx, name)
         if isinstance(command, TyperGroup):
+            if command.invoke_without_command:  # a group that is a command itself: `mlobs dashboard`
+                found.append([name])
             found += [[name, sub] for sub in command.list_commands(ctx)]
         else:
             found.append([name])

@@ -135,6 +135,22 @@ class FileStore(SqlLogStore):
     def execute(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
         return self._retrying(lambda: self._con.execute(sql, list(params)).fetchall())
 
+    def fetch_arrays(self, sql: str, params: Sequence[object]) -> list[object]:
+        # DuckDB hands columns to numpy without a Python object per value
+        return list(self._retrying(lambda: self._con.execute(sql, list(params)).fetchnumpy()).values())
+
+    def attach(self, view: str, files: list[str], fmt: str) -> dict[str, str]:
+        """A view over other files (labels) in this connection, so that queries join them to the logs; returns
+        its column -> type, names lower-case."""
+        readers = {"parquet": self._con.read_parquet, "csv": self._con.read_csv}
+        try:
+            rel = readers[fmt](files, union_by_name=True) if fmt in readers else self._con.read_json(
+                files, format="newline_delimited")
+            rel.create_view(view, replace=True)
+        except duckdb.Error as e:
+            raise InputError(f"--labels {files[0]}: {samples.error_line(e)}") from e
+        return {name.lower(): str(t).upper() for name, t in zip(rel.columns, rel.types)}
+
     def feature_pairs(self, where: str) -> str:
         return (f"SELECT k, v FROM (SELECT unnest(map_keys({FEATURES})) AS k, unnest(map_values({FEATURES})) AS v "
                 f"FROM logs WHERE {where}) u WHERE isfinite(v)")

@@ -57,6 +57,14 @@ class SqlLogStore(ABC):
     def distinct_count(self, column: str) -> str:
         """An aggregate counting distinct values (exact when `exact_distinct`)."""
 
+    def fetch_arrays(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """One statement's result as one numpy array per column, for results of millions of rows."""
+        import numpy as np
+
+        rows = self.execute(sql, params)
+        width = len(rows[0]) if rows else sql.count(",", 0, sql.upper().index(" FROM ")) + 1
+        return [np.asarray([r[i] for r in rows]) for i in range(width)]
+
     def percentiles(self, column: str) -> str:
         """An aggregate of `column`'s values at the fractions bound to its one placeholder, as a list, with
         linear interpolation (numpy's default): standard SQL's ordered-set aggregate, which DuckDB and PostgreSQL

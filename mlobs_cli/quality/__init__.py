@@ -1,0 +1,1 @@
+"""Model quality: concept drift with and without labels (`mlobs drift concept`)."""
