@@ -188,7 +188,7 @@ def test_no_failed_request_is_a_zero_error_rate(cli, experiments_prometheus) -> 
 
 
 def test_always_valid_p_is_the_minimum_over_the_hourly_grid(cli, experiments_prometheus) -> None:
-    from test_stats import johari_msprt
+    from test_experiment_stats import johari_msprt
 
     out = status(cli, experiments_prometheus, "faded", expect=0)
     looks = out["looks"]
