@@ -84,7 +84,7 @@ def model_dashboard(
     current: Annotated[str, typer.Option(metavar="DURATION|FROM..TO", help="The period shown.")] = "24h",
     once: Annotated[bool, typer.Option("--once", help="Draw once and exit (always so off a terminal).")] = False,
     refresh: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between refreshes when live.",
-                       min=1.0)] = 60.0,
+                       **within(1.0, 86_400.0))] = 60.0,
     output: OutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,

@@ -109,7 +109,7 @@ def concept(
         "URL of a table in the logs' database (?table=NAME, default labels)."))] = None,
     window: Annotated[str, typer.Option(metavar="DURATION", help="Detection window the current period is cut "
                                         "into.")] = "1h",
-    min_labels: Annotated[int | None, typer.Option(min=1, show_default=False, help=(
+    min_labels: Annotated[int | None, typer.Option(**key_bounds("concept.min_labels"), show_default=False, help=(
         "Labelled predictions a window needs to be used [default: concept.min_labels, 30]"))] = None,
     positive: Annotated[str | None, typer.Option(metavar="CLASS", show_default=False, help=(
         "Positive class of a two-class F1 [default: the less frequent baseline label]"))] = None,

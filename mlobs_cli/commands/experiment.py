@@ -18,8 +18,8 @@ from mlobs_cli.commands.options import (
     finish,
     moment,
     prometheus_settings,
+    within,
 )
-from mlobs_cli.errors import InputError
 from mlobs_cli.timeparse import parse_duration
 
 app = typer.Typer(no_args_is_help=True, help=(
@@ -58,7 +58,8 @@ def status(
     control: Annotated[str | None, typer.Option(metavar="VARIANT", show_default=False, help=(
         "The control variant [default: experiments.NAME.control, else the variant with most samples]"))] = None,
     mde: Annotated[float | None, typer.Option(metavar="LIFT", show_default=False, help=(
-        "Size the test for this relative lift (0.05: +5%) instead of the observed one"))] = None,
+        "Size the test for this relative lift (0.05: +5%) instead of the observed one"),
+        **within(-0.99, 1000.0))] = None,
     source: SourceOpt = None,
     prometheus: PrometheusOpt = None,
     context: ContextOpt = None,
@@ -88,8 +89,6 @@ def status(
     from mlobs_cli.backends.prometheus import PrometheusClient
     from mlobs_cli.experiment import analysis, service
 
-    if mde is not None and not mde > -1:
-        raise InputError(f"--mde {mde:g}: a relative lift above -1 (0.05 for +5%)")
     configured_control, configured_split = analysis.configured(s["experiments"], experiment)
     chosen_split = analysis.parse_split(split) if split is not None else configured_split
     with ExitStack() as stack:

@@ -27,8 +27,6 @@ class Request:
             raise InputError("--replay and --prometheus exclude each other: one source at a time")
         if self.watch is not None and output != "table":
             raise InputError("--watch redraws a table in the terminal: use it with -o table")
-        if self.watch is not None and self.watch < 0.1:
-            raise InputError(f"--watch {self.watch:g}: the interval must be at least 0.1 s")
 
 
 class Session:

@@ -18,8 +18,9 @@ def _numeric_options() -> list[tuple[list[str], object]]:
     found = []
     for name in root.list_commands(ctx):
         command = root.get_command(ctx, name)
-        subs = ([([name, sub], command.get_command(ctx, sub)) for sub in command.list_commands(ctx)]
-                if isinstance(command, TyperGroup) else [([name], command)])
+        # a group's own options (`dashboard --refresh`, which draws without a subcommand) and each subcommand's
+        subs = [([name], command)] + ([([name, sub], command.get_command(ctx, sub)) for sub in
+                                       command.list_commands(ctx)] if isinstance(command, TyperGroup) else [])
         for words, leaf in subs:
             found += [(words, p) for p in leaf.params if p.type.name in ("integer", "int", "int range", "float",
                                                                              "float range")]
