@@ -42,8 +42,7 @@ def _count(value: float | int) -> str:
     return f"{value:,.0f}"
 
 
-WEIGHTED_NOTE = ("estimated from sampled logs: each row weighs 1 / its keep rate (sample_rate, else "
-                 "log.sampling.*); logged: the rows as kept")
+WEIGHTED_NOTE = "estimated from sampled logs (a row weighs 1 / its keep rate); logged: the rows as kept"
 
 
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
