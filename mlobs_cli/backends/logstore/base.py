@@ -78,18 +78,21 @@ class LogStore(Protocol):
         """The files the store reads (none for a database): `logs export` never writes over one of them."""
 
     def latency(self, window: Window, filters: Filters, by: Sequence[str], columns: Sequence[str],
-                percentiles: Sequence[float]) -> list[tuple[tuple[Any, ...], int, float, list[list[float | None] | None]]]:
+                percentiles: Sequence[float]
+                ) -> list[tuple[tuple[Any, ...], int, float, list[list[float | None] | None]]]:
         """Per group of `by`: (key, logged rows, estimated requests, per column its values at `percentiles`, None
         where it has none)."""
 
-    def status_counts(self, window: Window, filters: Filters) -> list[tuple[Any, Any, float, float, float, int, int, int]]:
+    def status_counts(self, window: Window, filters: Filters
+                      ) -> list[tuple[Any, Any, float, float, float, int, int, int]]:
         """Per model_id, model_version: (model_id, model_version, requests, errors, timeouts, and the same three
         as logged rows); the first three are estimates (see `weighted`)."""
 
     def variant_stats(self, window: Window, experiment: str | None, percentile: float
                       ) -> list[tuple[Any, Any, int, int, float | None]]:
         """Per experiment_id, variant_id: (experiment, variant, rows, ERROR or TIMEOUT rows, total_latency_ms at
-        `percentile`, None without that column)."""
+        `percentile`, None without that column). Not weighted on sampled logs: the experiment's tests take
+        these as counts of independent rows, which an estimate (a sum of weights) is not."""
 
     def top_errors(self, window: Window, filters: Filters, limit: int) -> list[tuple[Any, Any, str, Any, float, int]]:
         """The most frequent (model_id, model_version, status, error_message, estimated count, logged count) of
