@@ -269,3 +269,25 @@ def test_a_keep_rate_outside_zero_to_one_is_a_config_error(sampled_files, cli, v
                  env={"MLOBS_LOG_SAMPLING_DEFAULT_RATE": value})
     assert result.exit_code == 2
     assert "log.sampling.default_rate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_runbooks_log_checks_see_the_estimates(sampled, sampled_files):
+    """The runbook's `kind: logs` checks call the same service: its error rate is the population's estimate."""
+    from mlobs_cli import config as cfg
+    from mlobs_cli.runbook.checks import logs as log_check
+    from mlobs_cli.runbook.checks.base import OK, Context
+    from mlobs_cli.runbook.model import Check
+
+    settings = cfg.resolve({}, env=SAMPLING)
+    rows = {}
+    for query in ("errors", "latency"):
+        ctx = Context(at=sampled.end, settings=settings, variables={}, functions={}, prometheus=lambda: None,
+                      rendered={"query": query, "source": str(sampled_files["plain-parquet"]), "range": "1h"})
+        evidence = log_check.run(Check(id=query, kind="logs", title=query, spec={}, line=1), ctx)
+        assert evidence.state == OK, evidence.error
+        (rows[query],) = evidence.rows
+    w = sampled.config_weights()
+    assert rows["errors"].values["error_rate"] == pytest.approx(N_ERRORS / w.sum(), rel=1e-12)
+    assert rows["errors"].values["requests"] == pytest.approx(w.sum(), rel=1e-12)
+    p99 = weighted_percentiles(sampled.rows("total_latency_ms"), w)[2]
+    assert rows["latency"].values["p99"] == pytest.approx(p99 / 1000, rel=1e-12)  # the check gives seconds
