@@ -32,6 +32,7 @@ class Key:
     choices: tuple[str, ...] | None = None
     minimum: float | None = 0  # every number mlobs takes is a count, share or threshold: never negative
     maximum: float | None = None  # a bound where a larger value costs memory or time, or cannot mean anything
+    above_minimum: bool = False  # the minimum itself is out: a keep rate of 0 would weigh a row infinitely
     secret: bool = False  # shown masked by `config show`; may hold a password in a URL
 
     @property
@@ -110,6 +111,16 @@ KEYS: dict[str, Key] = {
             "labels file, or a postgresql:// URL of a table in the logs' database", secret=True),
         Key("log.confidence_threshold", float, 0.6, "`logs confidence`: a prediction under this score is low",
             maximum=1),
+        # how the serving fleet sampled the logs (the design's prediction_logs.sampling): every count, rate and
+        # percentile of `mlobs logs` weighs a row by 1 / its keep rate; a row's own sample_rate column wins
+        Key("log.sampling.default_rate", float, 1.0, "share of ordinary requests the logs keep", maximum=1,
+            above_minimum=True),
+        Key("log.sampling.error_rate", float, 1.0, "share of ERROR and TIMEOUT requests the logs keep", maximum=1,
+            above_minimum=True),
+        Key("log.sampling.low_confidence_rate", float, 1.0, "share of requests scored under "
+            "log.sampling.low_confidence_threshold the logs keep", maximum=1, above_minimum=True),
+        Key("log.sampling.low_confidence_threshold", float, 0.6, "an output_score under this is kept at "
+            "log.sampling.low_confidence_rate", maximum=1),
         # -- experiment: keys of `mlobs experiment` below this line --
         Key("experiments", dict, {}, "per experiment: {control: VARIANT, split: {VARIANT: PERCENT}}, the "
             "defaults of `experiment status --control` and `--split`"),
@@ -325,6 +336,8 @@ def _check_number(key: Key, value: float, source: str) -> None:
         raise ConfigError(f"{key.name} from {source}: {value!r} is not a finite number")
     if key.minimum is not None and value < key.minimum:
         raise ConfigError(f"{key.name} from {source}: {value!r} is below the minimum {key.minimum}")
+    if key.above_minimum and value == key.minimum:
+        raise ConfigError(f"{key.name} from {source}: {value!r} must be above {key.minimum}")
     if key.maximum is not None and value > key.maximum:
         raise ConfigError(f"{key.name} from {source}: {value!r} is above the maximum {key.maximum}")
 

@@ -152,3 +152,21 @@ def test_mapping_and_list_keys_are_kept_whole(tmp_path, monkeypatch):
         cfg.resolve({}, config=str(path), env={"MLOBS_X_LLMS": "{a: 1}"})
     with pytest.raises(ConfigError, match="x.models from MLOBS_X_MODELS: not valid YAML"):
         cfg.resolve({}, config=str(path), env={"MLOBS_X_MODELS": "{a: [}"})
+
+
+def test_log_sampling_rates_are_in_zero_to_one_and_read_from_the_design_layout(tmp_path):
+    # the design's prediction_logs.sampling block, under log:, as a fleet's config would copy it
+    path = tmp_path / "c.yaml"
+    path.write_text("log:\n  sampling:\n    default_rate: 0.1\n    error_rate: 1.0\n    low_confidence_rate: 1.0\n"
+                    "    low_confidence_threshold: 0.6\n")
+    s = cfg.resolve({}, config=str(path), env={})
+    assert [s[f"log.sampling.{k}"] for k in ("default_rate", "error_rate", "low_confidence_rate",
+                                             "low_confidence_threshold")] == [0.1, 1.0, 1.0, 0.6]
+    # a keep rate of 0 would weigh its rows infinitely: the minimum itself is refused
+    with pytest.raises(ConfigError, match=r"log.sampling.error_rate from MLOBS_LOG_SAMPLING_ERROR_RATE: 0.0 must "
+                                          r"be above 0"):
+        cfg.resolve({}, env={"MLOBS_LOG_SAMPLING_ERROR_RATE": "0"})
+    with pytest.raises(ConfigError, match="above the maximum 1"):
+        cfg.resolve({}, env={"MLOBS_LOG_SAMPLING_DEFAULT_RATE": "1.01"})
+    assert cfg.resolve({}, env={"MLOBS_LOG_SAMPLING_LOW_CONFIDENCE_THRESHOLD": "0"})[
+        "log.sampling.low_confidence_threshold"] == 0.0  # a threshold may be 0: nothing is under it

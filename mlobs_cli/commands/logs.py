@@ -81,8 +81,10 @@ def latency(
     """Request count and p50, p95, p99 of total_latency_ms, with each phase at the same percentile.
 
     The phases (queue_wait_ms, inference_ms, preprocessing_ms, postprocessing_ms) show which one is slow; the
-    percentiles are computed by the store (DuckDB or PostgreSQL), as numpy's default (linear) would. The window
-    is the last hour unless --since, --from or --to say otherwise; it includes --from and excludes --to.
+    percentiles are computed by the store (DuckDB or PostgreSQL), as numpy's default (linear) would. On sampled
+    logs (log.sampling.*, or a sample_rate column) requests are estimated (each row weighs 1 / its keep rate) and
+    the percentiles are of the weighted distribution (numpy's inverted_cdf with weights). The window is the last
+    hour unless --since, --from or --to say otherwise; it includes --from and excludes --to.
 
     Example:
 
@@ -105,8 +107,10 @@ def errors(
 ) -> None:
     """Error and timeout rate per model and version, worst first, and the most frequent error messages.
 
-    A rate is the share of requests with status ERROR (or TIMEOUT). The window is the last 24 hours unless
-    --since, --from or --to say otherwise.
+    A rate is the share of requests with status ERROR (or TIMEOUT). On sampled logs (log.sampling.*, or a
+    sample_rate column) each row weighs 1 / its keep rate: requests, errors and rates are estimates of all
+    requests, with the logged counts and share beside them. The window is the last 24 hours unless --since,
+    --from or --to say otherwise.
 
     Example:
 
@@ -167,7 +171,8 @@ def feature_shift(
     The median shift is the seed's |current median - baseline median| / |baseline median|. PSI uses the same
     bins and floor as `mlobs drift compare` (drift.bins, drift.psi_epsilon), so both give the same PSI on the
     same rows; status is ok, watch (PSI >= drift.psi_watch) or alert (PSI > drift.psi_alert). Quantiles and bin
-    counts are computed by the store.
+    counts are computed by the store. On sampled logs (log.sampling.*, or a sample_rate column) each row weighs
+    1 / its keep rate: the quartiles, the PSI bins' edges and counts, and n are weighted, as `logs errors`.
 
     Example:
 

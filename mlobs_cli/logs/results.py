@@ -1,6 +1,10 @@
 """Typed answers of `mlobs logs`: one result class per command, drawn by `mlobs_cli/render/logs.py`.
 
 Rates and shares are fractions (0.05, not "5%"), latencies milliseconds, times RFC 3339 UTC in JSON.
+
+On sampled logs (`weighted`) every count is the estimate of the population, a float (the sum of the rows'
+weights), and the rows as logged come beside it under a `logged` name; on unsampled logs the two are the same
+and only the one is shown.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class _Base:
     source: str
     errors: tuple[BackendError, ...] = field(default=(), kw_only=True)
     findings: tuple[Finding, ...] = field(default=(), kw_only=True)
+    weighted: bool = field(default=False, kw_only=True)  # counts are estimates from sampled logs
 
     @property
     def complete(self) -> bool:
@@ -34,9 +39,10 @@ class _Base:
 @dataclass(frozen=True, slots=True)
 class LatencyGroup:
     key: tuple[str | None, ...]  # values of the --by columns
-    requests: int
+    requests: float | int  # estimated on sampled logs
     # column (total_latency_ms and each phase) -> its value at each of PERCENTILES; None: no value (or no column)
     values: dict[str, tuple[float | None, ...]]
+    logged: int = 0
 
     def slowest_phase(self, i: int) -> str | None:
         known = [(self.values[p][i], p) for p in PHASES if self.values[p][i] is not None]
@@ -51,18 +57,21 @@ class LatencyResult(_Base):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (*self.by, "requests", "percentile", TOTAL_LATENCY, *PHASES, "slowest_phase")
+        return (*self.by, "requests", *(("logged",) if self.weighted else ()), "percentile", TOTAL_LATENCY,
+                *PHASES, "slowest_phase")
 
     def rows(self) -> list[list[Any]]:
-        return [[*g.key, g.requests, pct_label(q), g.values[TOTAL_LATENCY][i], *(g.values[p][i] for p in PHASES),
-                 g.slowest_phase(i)]
+        return [[*g.key, g.requests, *((g.logged,) if self.weighted else ()), pct_label(q),
+                 g.values[TOTAL_LATENCY][i], *(g.values[p][i] for p in PHASES), g.slowest_phase(i)]
                 for g in self.groups for i, q in enumerate(PERCENTILES)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "window": self.window.to_dict(), "by": list(self.by),
+            **({"weighted": True} if self.weighted else {}),
             "groups": [{
                 "group": dict(zip(self.by, g.key)), "requests": g.requests,
+                **({"logged": g.logged} if self.weighted else {}),
                 **{pct_label(q): {**{col: vals[i] for col, vals in g.values.items()},
                                   "slowest_phase": g.slowest_phase(i)} for i, q in enumerate(PERCENTILES)},
             } for g in self.groups],
@@ -73,11 +82,17 @@ class LatencyResult(_Base):
 
 @dataclass(frozen=True, slots=True)
 class ErrorGroup:
+    """Requests, errors and timeouts of one model version: estimates of the population on sampled logs, and
+    the rows as logged."""
+
     model_id: str | None
     model_version: str | None
-    requests: int
-    errors: int
-    timeouts: int
+    requests: float | int
+    errors: float | int
+    timeouts: float | int
+    logged_requests: int
+    logged_errors: int
+    logged_timeouts: int
 
     @property
     def error_rate(self) -> float:
@@ -87,6 +102,15 @@ class ErrorGroup:
     def timeout_rate(self) -> float:
         return self.timeouts / self.requests
 
+    @property
+    def logged_error_rate(self) -> float:
+        """The share of logged rows that failed: biased on sampled logs, which keep every error."""
+        return self.logged_errors / self.logged_requests
+
+    @property
+    def logged_timeout_rate(self) -> float:
+        return self.logged_timeouts / self.logged_requests
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorMessage:
@@ -94,7 +118,8 @@ class ErrorMessage:
     model_version: str | None
     status: str
     message: str | None
-    count: int
+    count: float | int
+    logged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,19 +130,26 @@ class ErrorsResult(_Base):
     hidden_groups: int  # groups with fewer than min_requests requests
     messages: tuple[ErrorMessage, ...]
 
-    columns = ("model_id", "model_version", "requests", "errors", "error_rate", "timeouts", "timeout_rate")
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.weighted:
+            return ("model_id", "model_version", "requests", "logged_requests", "errors", "logged_errors",
+                    "error_rate", "logged_error_rate", "timeouts", "logged_timeouts", "timeout_rate",
+                    "logged_timeout_rate")
+        return ("model_id", "model_version", "requests", "errors", "error_rate", "timeouts", "timeout_rate")
 
     def rows(self) -> list[list[Any]]:
-        return [[g.model_id, g.model_version, g.requests, g.errors, g.error_rate, g.timeouts, g.timeout_rate]
-                for g in self.groups]
+        return [[getattr(g, c) for c in self.columns] for g in self.groups]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "window": self.window.to_dict(), "min_requests": self.min_requests,
+            **({"weighted": True} if self.weighted else {}),
             "groups": [dict(zip(self.columns, row)) for row in self.rows()],
             "hidden_groups": self.hidden_groups,
             "top_messages": [{"model_id": m.model_id, "model_version": m.model_version, "status": m.status,
-                              "message": m.message, "count": m.count} for m in self.messages],
+                              "message": m.message, "count": m.count, **({"logged": m.logged} if self.weighted
+                                                                         else {})} for m in self.messages],
         }
 
 
@@ -155,13 +187,15 @@ def _plain_time(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class FeatureShift:
     name: str
-    n_baseline: int
-    n_current: int
+    n_baseline: float | int  # estimated on sampled logs
+    n_current: float | int
     baseline: tuple[float, float, float] | None  # q1, median, q3
     current: tuple[float, float, float] | None
     psi: float | None
     status: str | None  # ok | watch | alert, by the drift.psi_* thresholds
     note: str | None = None
+    logged_baseline: int = 0
+    logged_current: int = 0
 
     @property
     def median_shift(self) -> float | None:
@@ -189,8 +223,10 @@ class FeatureShiftResult(_Base):
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "baseline": self.baseline.to_dict(), "current": self.current.to_dict(),
                 "bins": self.bins,
-                "features": [{**dict(zip(self.columns, row)), "note": f.note}
-                             for f, row in zip(self.features, self.rows())]}
+                **({"weighted": True} if self.weighted else {}),
+                "features": [{**dict(zip(self.columns, row)), "note": f.note,
+                              **({"logged_baseline": f.logged_baseline, "logged_current": f.logged_current}
+                                 if self.weighted else {})} for f, row in zip(self.features, self.rows())]}
 
 
 # -- confidence ---------------------------------------------------------------------------------------------------
@@ -198,10 +234,11 @@ class FeatureShiftResult(_Base):
 @dataclass(frozen=True, slots=True)
 class ConfidenceBucket:
     start: datetime
-    predictions: int
-    low: int
+    predictions: float | int  # estimated on sampled logs, as `low` and the means
+    low: float | int
     mean_score: float | None
     mean_low_score: float | None
+    logged: int = 0
 
     @property
     def low_share(self) -> float | None:
@@ -214,16 +251,23 @@ class ConfidenceResult(_Base):
     threshold: float
     bucket_seconds: float
     buckets: tuple[ConfidenceBucket, ...]
-    histogram: tuple[int, ...]  # counts of scores in [i/n, (i+1)/n); the last bin also holds 1.0 and above
-
-    columns = ("bucket_start", "predictions", "low_confidence", "low_share", "mean_score", "mean_low_score")
+    histogram: tuple[float | int, ...]  # counts of scores in [i/n, (i+1)/n); the last bin also holds 1.0 and up
 
     @property
-    def predictions(self) -> int:
+    def columns(self) -> tuple[str, ...]:
+        return ("bucket_start", "predictions", *(("logged",) if self.weighted else ()), "low_confidence",
+                "low_share", "mean_score", "mean_low_score")
+
+    @property
+    def predictions(self) -> float | int:
         return sum(b.predictions for b in self.buckets)
 
     @property
-    def low(self) -> int:
+    def logged(self) -> int:
+        return sum(b.logged for b in self.buckets)
+
+    @property
+    def low(self) -> float | int:
         return sum(b.low for b in self.buckets)
 
     @property
@@ -232,14 +276,15 @@ class ConfidenceResult(_Base):
         return total / self.predictions if self.predictions else None
 
     def rows(self) -> list[list[Any]]:
-        return [[timeparse.isoformat(b.start), b.predictions, b.low, b.low_share, b.mean_score, b.mean_low_score]
-                for b in self.buckets]
+        return [[timeparse.isoformat(b.start), b.predictions, *((b.logged,) if self.weighted else ()), b.low,
+                 b.low_share, b.mean_score, b.mean_low_score] for b in self.buckets]
 
     def to_dict(self) -> dict[str, Any]:
         n = len(self.histogram)
         return {
             "source": self.source, "window": self.window.to_dict(), "threshold": self.threshold,
-            "bucket_seconds": self.bucket_seconds, "predictions": self.predictions, "low_confidence": self.low,
+            "bucket_seconds": self.bucket_seconds, "predictions": self.predictions,
+            **({"weighted": True, "logged": self.logged} if self.weighted else {}), "low_confidence": self.low,
             "low_share": self.low / self.predictions if self.predictions else None, "mean_score": self.mean_score,
             "buckets": [dict(zip(self.columns, row)) for row in self.rows()],
             "distribution": [{"from": i / n, "to": (i + 1) / n, "count": c} for i, c in enumerate(self.histogram)],

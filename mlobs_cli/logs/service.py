@@ -81,11 +81,11 @@ def latency(scope: Scope, settings: Settings, by: Sequence[str]) -> LatencyResul
     filters = scope.filters()
     with _open(scope, settings, "latency", [TIMESTAMP, TOTAL_LATENCY, *group, *filters.columns()]) as store:
         rows = store.latency(window, filters, group, [TOTAL_LATENCY, *PHASES], PERCENTILES)
-        groups = [LatencyGroup(key, n, {col: tuple(v) if v else (None,) * len(PERCENTILES)
-                                        for col, v in zip([TOTAL_LATENCY, *PHASES], values)})
-                  for key, n, values in rows]
+        groups = [LatencyGroup(key, estimate, {col: tuple(v) if v else (None,) * len(PERCENTILES)
+                                               for col, v in zip([TOTAL_LATENCY, *PHASES], values)}, logged)
+                  for key, logged, estimate, values in rows]
         return LatencyResult(store.source, window=window, by=group, groups=tuple(sorted(groups, key=lambda g: _key(
-            g.key))), errors=tuple(store.warnings))
+            g.key))), errors=tuple(store.warnings), weighted=store.weighted)
 
 
 def errors(scope: Scope, settings: Settings, min_requests: int, top: int) -> ErrorsResult:
@@ -94,14 +94,14 @@ def errors(scope: Scope, settings: Settings, min_requests: int, top: int) -> Err
     window, filters = scope.window("24h"), scope.filters()
     with _open(scope, settings, "errors", [TIMESTAMP, "model_id", "model_version", "status"]) as store:
         counts = [ErrorGroup(*row) for row in store.status_counts(window, filters)]
-        messages = [ErrorMessage(model, version, status, pii.scrub(message), count)
-                    for model, version, status, message, count in store.top_errors(window, filters, top)] \
+        messages = [ErrorMessage(model, version, status, pii.scrub(message), count, logged)
+                    for model, version, status, message, count, logged in store.top_errors(window, filters, top)] \
             if store.has("error_message") and top else []
         shown = sorted((g for g in counts if g.requests >= min_requests),
                        key=lambda g: (-g.error_rate - g.timeout_rate, _key([g.model_id, g.model_version])))
         return ErrorsResult(store.source, window=window, min_requests=min_requests, groups=tuple(shown),
                             hidden_groups=len(counts) - len(shown), messages=tuple(messages),
-                            errors=tuple(store.warnings))
+                            errors=tuple(store.warnings), weighted=store.weighted)
 
 
 def search(scope: Scope, settings: Settings, *, status: str | None, trace_id: str | None, request_id: str | None,
@@ -154,17 +154,19 @@ def feature_shift(scope: Scope, settings: Settings, baseline: str, current: str,
                          settings, bins) for name in found]
         shifts.sort(key=lambda f: (f.psi is None, -(f.psi or 0.0), f.name))
         return FeatureShiftResult(store.source, baseline=periods["baseline"], current=periods["current"],
-                                  bins=bins, features=tuple(shifts), errors=tuple(store.warnings))
+                                  bins=bins, features=tuple(shifts), errors=tuple(store.warnings),
+                                  weighted=store.weighted)
 
 
-def _bin_counts(rows: list[tuple[str, str, int, int]], edges: dict[str, list[float]]) -> dict[str, tuple[list, list]]:
+def _bin_counts(rows: list[tuple[str, str, int, float]], edges: dict[str, list[float]]
+                ) -> dict[str, tuple[list, list]]:
     out = {name: ([0] * (len(e) + 1), [0] * (len(e) + 1)) for name, e in edges.items()}
     for period, name, b, n in rows:
         out[name][0 if period == "baseline" else 1][b] += n
     return out
 
 
-def _value_counts(rows: list[tuple[str, str, float, int]]) -> dict[str, tuple[list, list]]:
+def _value_counts(rows: list[tuple[str, str, float, float]]) -> dict[str, tuple[list, list]]:
     """One bin per value of either period, in value order, as drift.stats.quantile_bins does."""
     by_name: dict[str, dict[float, list[int]]] = {}
     for period, name, value, n in rows:
@@ -185,7 +187,7 @@ def _shift(name: str, ref: Any, cur: Any, counts: tuple[list, list] | None, sett
         from mlobs_cli.drift import stats
 
         cfg = settings.drift
-        psi = stats.psi(np.asarray(counts[0], dtype=np.int64), np.asarray(counts[1], dtype=np.int64),
+        psi = stats.psi(np.asarray(counts[0], dtype=np.float64), np.asarray(counts[1], dtype=np.float64),
                         cfg.psi_epsilon)
         status = "alert" if psi > cfg.psi_alert else "watch" if psi >= cfg.psi_watch else "ok"
         if ref.few_values:
@@ -193,7 +195,7 @@ def _shift(name: str, ref: Any, cur: Any, counts: tuple[list, list] | None, sett
     else:
         note = f"no value in the {'baseline' if ref is None else 'current'} period"
     return FeatureShift(name, ref.count if ref else 0, cur.count if cur else 0, quartiles(ref), quartiles(cur),
-                        psi, status, note)
+                        psi, status, note, ref.logged if ref else 0, cur.logged if cur else 0)
 
 
 def confidence(scope: Scope, settings: Settings, bucket: str) -> ConfidenceResult:
@@ -210,13 +212,15 @@ def confidence(scope: Scope, settings: Settings, bucket: str) -> ConfidenceResul
     with _open(scope, settings, "confidence", [TIMESTAMP, "output_score", *filters.columns()]) as store:
         rows, hist = store.confidence(window, filters, threshold, size, HISTOGRAM_BINS)
         by_index = {r[0]: r for r in rows}
-        buckets = tuple(ConfidenceBucket(datetime.fromtimestamp(i * size, UTC), *by_index.get(i, (i, 0, 0, None, None))[1:])
+        buckets = tuple(ConfidenceBucket(datetime.fromtimestamp(i * size, UTC),
+                                         *by_index.get(i, (i, 0, 0, None, None, 0))[1:])
                         for i in range(first, last))
         histogram = [0] * HISTOGRAM_BINS
         for b, n in hist:
             histogram[b] = n
         return ConfidenceResult(store.source, window=window, threshold=threshold, bucket_seconds=size,
-                                buckets=buckets, histogram=tuple(histogram), errors=tuple(store.warnings))
+                                buckets=buckets, histogram=tuple(histogram), errors=tuple(store.warnings),
+                                weighted=store.weighted)
 
 
 def export_format(path: str) -> str:

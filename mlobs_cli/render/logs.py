@@ -37,6 +37,14 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2%}"
 
 
+def _count(value: float | int) -> str:
+    """A count, or the estimate of one (a sum of weights), to the request."""
+    return f"{value:,.0f}"
+
+
+WEIGHTED_NOTE = "estimated from sampled logs (a row weighs 1 / its keep rate); logged: the rows as kept"
+
+
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     t = Table(box=None, pad_edge=False, header_style="bold")
     for c in columns:
@@ -67,33 +75,48 @@ def _latency(result: LatencyResult, console: Console) -> None:
         console.print("no requests in the window")
         return
     phases = [_short(p) for p in PHASES]
-    t = _table(*result.by, "requests", "pct", "total ms", *phases,
-               right=("requests", "total ms", *phases))
+    logged = ("logged",) if result.weighted else ()
+    t = _table(*result.by, "requests", *logged, "pct", "total ms", *phases,
+               right=("requests", *logged, "total ms", *phases))
     for g in result.groups:
         for i, q in enumerate(PERCENTILES):
             slowest = g.slowest_phase(i)
             cells = [Text(_num(g.values[p][i]), style="bold" if p == slowest else "") for p in PHASES]
             first = i == 0
-            t.add_row(*[str(k) if first else "" for k in g.key], f"{g.requests:,}" if first else "",
+            t.add_row(*[str(k) if first else "" for k in g.key], _count(g.requests) if first else "",
+                      *([_count(g.logged) if first else ""] if result.weighted else []),
                       pct_label(q), _num(g.values[TOTAL_LATENCY][i]), *cells)
     console.print(t)
     console.print("bold: the slowest phase at that percentile", style="dim")
+    if result.weighted:
+        console.print(WEIGHTED_NOTE + "; percentiles of the weighted distribution", style="dim", markup=False)
 
 
 def _errors(result: ErrorsResult, console: Console) -> None:
-    t = _table("model", "version", "requests", "error rate", "errors", "timeout rate", "timeouts",
-               right=("requests", "error rate", "errors", "timeout rate", "timeouts"))
-    for g in result.groups:
-        t.add_row(str(g.model_id), str(g.model_version), f"{g.requests:,}", _pct(g.error_rate), f"{g.errors:,}",
-                  _pct(g.timeout_rate), f"{g.timeouts:,}")
+    if result.weighted:
+        heads = ("requests", "logged", "error rate", "logged share", "errors", "logged errors", "timeout rate",
+                 "timeouts")
+        t = _table("model", "version", *heads, right=heads)
+        for g in result.groups:
+            t.add_row(str(g.model_id), str(g.model_version), _count(g.requests), _count(g.logged_requests),
+                      _pct(g.error_rate), _pct(g.logged_error_rate), _count(g.errors), _count(g.logged_errors),
+                      _pct(g.timeout_rate), _count(g.timeouts))
+    else:
+        t = _table("model", "version", "requests", "error rate", "errors", "timeout rate", "timeouts",
+                   right=("requests", "error rate", "errors", "timeout rate", "timeouts"))
+        for g in result.groups:
+            t.add_row(str(g.model_id), str(g.model_version), f"{g.requests:,}", _pct(g.error_rate),
+                      f"{g.errors:,}", _pct(g.timeout_rate), f"{g.timeouts:,}")
     console.print(t if result.groups else "no model version in the window")
+    if result.weighted:
+        console.print(WEIGHTED_NOTE, style="dim", markup=False)
     if result.hidden_groups:
         console.print(f"{result.hidden_groups} more with fewer than {result.min_requests:,} requests "
                       "(--min-requests)", style="dim", markup=False)
     if result.messages:
         m = _table("count", "status", "model", "version", "message", right=("count",))
         for e in result.messages:
-            m.add_row(f"{e.count:,}", e.status, str(e.model_id), str(e.model_version), str(e.message or "—"))
+            m.add_row(_count(e.count), e.status, str(e.model_id), str(e.model_version), str(e.message or "—"))
         console.print(Text("\nmost frequent errors", style="bold"))
         console.print(m)
 
@@ -129,8 +152,10 @@ def _feature_shift(result: FeatureShiftResult, console: Console) -> None:
         shift = ">999%" if f.median_shift is not None and f.median_shift > 9.99 else _pct(f.median_shift)
         t.add_row(f.name, quart(f.baseline), quart(f.current), shift, _num(f.psi, ".3f"),
                   Text(f.status or "—", style=STATUS_STYLE.get(f.status or "", "")),
-                  f"{f.n_baseline:,} → {f.n_current:,}")
+                  f"{_count(f.n_baseline)} → {_count(f.n_current)}")
     console.print(t)
+    if result.weighted:
+        console.print(WEIGHTED_NOTE + "; quantiles and PSI bins weighted", style="dim", markup=False)
     for f in result.features:
         if f.note:
             console.print(Text(f"  {f.name}: ", style="bold").append(f.note, style="dim"))
@@ -142,8 +167,8 @@ def _confidence(result: ConfidenceResult, console: Console) -> None:
                right=(f"under {result.threshold:g}", "share", "predictions", "mean low score"))
     top = max((b.low_share or 0.0 for b in result.buckets), default=0.0) or 1.0
     for b in result.buckets:
-        t.add_row(timeparse.isoformat(b.start), f"{b.low:,}", _pct(b.low_share),
-                  Text(bar((b.low_share or 0.0) / top, 12), style="yellow"), f"{b.predictions:,}",
+        t.add_row(timeparse.isoformat(b.start), _count(b.low), _pct(b.low_share),
+                  Text(bar((b.low_share or 0.0) / top, 12), style="yellow"), _count(b.predictions),
                   _num(b.mean_low_score, ".2f"))
     console.print(t)
     console.print(Text("\nconfidence distribution", style="bold"))
@@ -151,15 +176,16 @@ def _confidence(result: ConfidenceResult, console: Console) -> None:
     n, total = len(result.histogram), sum(result.histogram)
     peak = max(result.histogram, default=0) or 1
     for i, c in enumerate(result.histogram):
-        d.add_row(f"{i / n:.1f}–{(i + 1) / n:.1f}", Text(bar(c / peak, BAR_WIDTH), style="blue"), f"{c:,}",
+        d.add_row(f"{i / n:.1f}–{(i + 1) / n:.1f}", Text(bar(c / peak, BAR_WIDTH), style="blue"), _count(c),
                   _pct(c / total if total else None))
     console.print(d)
 
 
 def summary(result: ConfidenceResult) -> str:
     share = result.low / result.predictions if result.predictions else None
-    return (f"{result.predictions:,} predictions, mean score {_num(result.mean_score, '.2f')}, under "
-            f"{result.threshold:g}: {_pct(share)} ({result.low:,})")
+    logged = f" (estimated from {result.logged:,} logged)" if result.weighted else ""
+    return (f"{_count(result.predictions)} predictions{logged}, mean score {_num(result.mean_score, '.2f')}, "
+            f"under {result.threshold:g}: {_pct(share)} ({_count(result.low)})")
 
 
 def _export(result: ExportResult, console: Console) -> None:
@@ -177,7 +203,7 @@ def markdown_header(result: Any) -> str:
 def markdown_footer(result: Any) -> str:
     if isinstance(result, ErrorsResult) and result.messages:
         lines = ["**Most frequent errors**", "", "| count | status | model | version | message |", "|---|---|---|---|---|"]
-        lines += [f"| {m.count} | {m.status} | {m.model_id} | {m.model_version} | "
+        lines += [f"| {_count(m.count)} | {m.status} | {m.model_id} | {m.model_version} | "
                   f"{str(m.message or '').replace('|', chr(92) + '|')} |" for m in result.messages]
         return "\n".join(lines)
     return ""

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 
 from mlobs_cli.backends import samples
+from mlobs_cli.backends.logstore.base import SAMPLE_RATE, Sampling
 from mlobs_cli.backends.logstore.sql import SqlLogStore, quote
 from mlobs_cli.config import Settings
 from mlobs_cli.errors import InputError
@@ -24,7 +25,7 @@ from mlobs_cli.logs.query import FEATURES, PHASES, TIMESTAMP, TOTAL_LATENCY, Fil
 from mlobs_cli.results import BackendError
 
 T = TypeVar("T")
-NUMBERS = (TOTAL_LATENCY, *PHASES, "output_score")
+NUMBERS = (TOTAL_LATENCY, *PHASES, "output_score", SAMPLE_RATE)
 JSON_COLUMNS = ("input_features", "output")
 FEATURE_MAP = "MAP(VARCHAR, DOUBLE)"
 MAX_LINES_NAMED = 5
@@ -35,7 +36,7 @@ def open_store(url: str, settings: Settings) -> FileStore:
     if url.lower().startswith("file://"):
         parts = urlsplit(url)
         url = unquote(parts.netloc + parts.path)
-    return FileStore(url)
+    return FileStore(url, Sampling.from_settings(settings))
 
 
 class FileStore(SqlLogStore):
@@ -44,8 +45,8 @@ class FileStore(SqlLogStore):
     float_array = "?::DOUBLE[]"
     exact_distinct = False
 
-    def __init__(self, pattern: str) -> None:
-        super().__init__()
+    def __init__(self, pattern: str, sampling: Sampling = Sampling()) -> None:
+        super().__init__(sampling)
         self.source = pattern
         self.files = samples.expand(pattern, "--source")
         formats = {samples.file_format(f, "--source") for f in self.files}
@@ -151,9 +152,9 @@ class FileStore(SqlLogStore):
             raise InputError(f"--labels {files[0]}: {samples.error_line(e)}") from e
         return {name.lower(): str(t).upper() for name, t in zip(rel.columns, rel.types)}
 
-    def feature_pairs(self, where: str) -> str:
-        return (f"SELECT k, v FROM (SELECT unnest(map_keys({FEATURES})) AS k, unnest(map_values({FEATURES})) AS v "
-                f"FROM logs WHERE {where}) u WHERE isfinite(v)")
+    def feature_pairs(self, where: str, weight: str) -> str:
+        return (f"SELECT k, v, w FROM (SELECT unnest(map_keys({FEATURES})) AS k, unnest(map_values({FEATURES})) "
+                f"AS v, {weight} AS w FROM logs WHERE {where}) u WHERE isfinite(v)")
 
     def epoch(self, column: str) -> str:
         return f"epoch({column})"

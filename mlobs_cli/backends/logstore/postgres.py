@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
+from mlobs_cli.backends.logstore.base import Sampling
 from mlobs_cli.backends.logstore.sql import SqlLogStore, quote
 from mlobs_cli.config import Settings, mask_secret
 from mlobs_cli.errors import BackendUnavailable, InputError
@@ -31,7 +32,7 @@ EXPORT_TYPES = {"timestamp": "TIMESTAMPTZ", "model_id": "VARCHAR", "model_versio
 
 
 def open_store(url: str, settings: Settings) -> PostgresStore:
-    return PostgresStore(url, settings["log.password"])
+    return PostgresStore(url, settings["log.password"], Sampling.from_settings(settings))
 
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -52,8 +53,8 @@ class PostgresStore(SqlLogStore):
     float_array = "?::float8[]"
     exact_distinct = True
 
-    def __init__(self, url: str, password: str | None) -> None:
-        super().__init__()
+    def __init__(self, url: str, password: str | None, sampling: Sampling = Sampling()) -> None:
+        super().__init__(sampling)
         parts = urlsplit(url)
         query = parse_qsl(parts.query)
         # libpq also takes the password as a query parameter (`?password=...`): masked there too
@@ -109,10 +110,10 @@ class PostgresStore(SqlLogStore):
         except psycopg.Error as e:
             raise InputError(f"{self.source}: {self._message(e)}") from None
 
-    def feature_pairs(self, where: str) -> str:
+    def feature_pairs(self, where: str, weight: str) -> str:
         fv = self._features
-        return (f"SELECT k, v FROM (SELECT f.key AS k, CASE WHEN jsonb_typeof(f.value) = 'number' THEN "
-                f"f.value::float8 END AS v FROM {self.relation} CROSS JOIN LATERAL jsonb_each(CASE WHEN "
+        return (f"SELECT k, v, w FROM (SELECT f.key AS k, CASE WHEN jsonb_typeof(f.value) = 'number' THEN "
+                f"f.value::float8 END AS v, {weight} AS w FROM {self.relation} CROSS JOIN LATERAL jsonb_each(CASE WHEN "
                 f"jsonb_typeof({fv}) = 'object' THEN {fv} END) f WHERE {where}) u WHERE v IS NOT NULL")
 
     def epoch(self, column: str) -> str:
