@@ -125,9 +125,11 @@ def dataset(rows: int, regenerate: bool) -> Path:
 
 def direct(folder: str) -> dict:
     """What `drift concept` reports, as one would write it in DuckDB: the latest label per prediction (arg_max
-    over labeled_at) joined to the logs, counts per window, period and class, the scores' quantile bins."""
+    over labeled_at) joined to the logs, counts per window, period and class, the scores' quantile bins, and the
+    estimated accuracy (scores calibrated by scipy's isotonic fit of the labelled baseline, mean per window)."""
     import duckdb
     import numpy as np
+    from scipy.optimize import isotonic_regression
     from scipy.special import stdtr
 
     con = duckdb.connect()
@@ -139,9 +141,10 @@ def direct(folder: str) -> dict:
     # window -1 is the baseline, 0..23 the current windows
     win = (f"CASE WHEN \"timestamp\" < ? THEN -1 ELSE CAST(floor((epoch(\"timestamp\") - {c0.timestamp()}) / "
            f"{WINDOW_S}) AS INTEGER) END")
+    con.execute("CREATE TEMP TABLE latest AS SELECT prediction_id, arg_max(label, labeled_at) AS label FROM labels "
+                "GROUP BY 1")
     rows = con.execute(f"""
-        WITH latest AS (SELECT prediction_id, arg_max(label, labeled_at) AS label FROM labels GROUP BY 1),
-             w AS (SELECT {win} AS w, output_class, output_score, prediction_id FROM logs
+        WITH w AS (SELECT {win} AS w, output_class, output_score, prediction_id FROM logs
                    WHERE "timestamp" >= ? AND "timestamp" < ?)
         SELECT w.w, count(*), count(l.label), count(*) FILTER (WHERE l.label = w.output_class),
                count(*) FILTER (WHERE l.label = 'fraud' AND w.output_class = 'fraud'),
@@ -158,13 +161,24 @@ def direct(folder: str) -> dict:
                                "AND \"timestamp\" < ? GROUP BY ALL", [c0, b0, c1]).fetchall():
         counts[int(p), b] = n
 
+    # CBPE: scores calibrated by the isotonic fit of the labelled baseline, averaged per window
+    x, n, k = con.execute("SELECT output_score, count(*), count(*) FILTER (WHERE l.label = output_class) FROM logs "
+                          "JOIN latest l USING (prediction_id) WHERE \"timestamp\" >= ? AND \"timestamp\" < ? "
+                          "GROUP BY 1 ORDER BY 1", [b0, b1]).fetchnumpy().values()
+    fit = isotonic_regression(k / n, weights=n.astype(float))
+    keep = np.unique(np.r_[fit.blocks[:-1], np.asarray(fit.blocks[1:]) - 1])
+    idx, score = con.execute(f"SELECT {win}, output_score FROM logs WHERE \"timestamp\" >= ? AND \"timestamp\" < ?",
+                             [c0, b0, c1]).fetchnumpy().values()
+    calibrated = np.interp(score, x[keep], fit.x[keep])
+    estimated = np.bincount(idx + 1, weights=calibrated) / np.bincount(idx + 1)
+
     def quality(n, labelled, right, tp, wrong_fraud, *_):
         f1 = 2 * tp / (2 * tp + wrong_fraud) if labelled and 2 * tp + wrong_fraud else (0.0 if labelled else None)
         return {"predictions": n, "labelled": labelled, "accuracy": right / labelled if labelled else None,
                 "f1": f1}
 
-    base = quality(*stats[-1])
-    windows = [quality(*stats.get(i, (0, 0, 0, 0, 0))) for i in range(24)]
+    base = {**quality(*stats[-1]), "estimated_accuracy": float(estimated[0])}
+    windows = [{**quality(*stats[i]), "estimated_accuracy": float(estimated[i + 1])} for i in range(24)]
     used = np.array([w["accuracy"] for w in windows if w["labelled"] >= MIN_LABELS])
     t = (used.mean() - base["accuracy"]) / (used.std(ddof=1) / np.sqrt(used.size))
     r, c = counts / counts.sum(axis=1, keepdims=True)
@@ -191,7 +205,7 @@ def check(cli: dict, ref: dict) -> None:
         raise BenchmarkError(f"{len(got_windows)} windows from mlobs, {len(ref['windows'])} direct")
     for name, got, want in [("baseline", cli["baseline"], ref["baseline"]),
                             *((f"window {i}", g, w) for i, (g, w) in enumerate(zip(got_windows, ref["windows"])))]:
-        for key in ("predictions", "labelled", "accuracy", "f1"):
+        for key in ("predictions", "labelled", "accuracy", "f1", "estimated_accuracy"):
             near(f"{name} {key}", got[key], want[key])
     near("p_value", cli["p_value"], ref["p_value"])
     indicators = {i["name"]: i["value"] for i in cli["indicators"]}

@@ -178,17 +178,19 @@ def _detect(store: Any, request: Request, settings: Settings, cfg: ConceptConfig
             measures.f1(conf, positive) if labels else None, estimated, mean, low,
             used if used is not None else labelled >= cfg.min_labels)
 
-    def totals(scores: np.ndarray) -> tuple[float, float, float]:
-        return float(estimate(scores).sum()), float(scores.sum()), float((scores < threshold).sum())
+    def totals(scores: np.ndarray, calibrated: np.ndarray) -> tuple[float, float, float]:
+        return float(calibrated.sum()), float(scores.sum()), float((scores < threshold).sum())
 
-    baseline = quality(base_w.start, base_w.end, n_base, base_conf, base_scores.size, totals(base_scores), True)
+    baseline = quality(base_w.start, base_w.end, n_base, base_conf, base_scores.size,
+                       totals(base_scores, estimate(base_scores)), True)
     all_cur: Counter = sum(cur_conf.values(), Counter())
+    cur_calibrated = estimate(cur_scores)
     current = quality(cur_w.start, cur_w.end, sum(per_window.values()), all_cur, cur_scores.size,
-                      totals(cur_scores), None)
+                      totals(cur_scores, cur_calibrated), None)
     # per window in one pass each: the sums over each window index
     n_scores = np.bincount(cur_idx, minlength=len(spans))
     per = [np.bincount(cur_idx, weights=w, minlength=len(spans))
-           for w in (estimate(cur_scores), cur_scores, (cur_scores < threshold).astype(float))]
+           for w in (cur_calibrated, cur_scores, (cur_scores < threshold).astype(float))]
     windows = []
     for i, (start, end) in enumerate(spans):
         windows.append(quality(start, end, per_window.get(i, 0), cur_conf.get(i, Counter()), n_scores[i],
