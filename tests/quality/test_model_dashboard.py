@@ -78,3 +78,34 @@ def test_feature_psi_panel_without_series_says_so(cli, prometheus):
     out = cli.json("dashboard", "model", "fraud-det", *EXAMPLE, "--prometheus", prometheus.url, "--once", expect=0)
     panel = {p["kind"]: p for p in out["panels"]}["feature_psi"]
     assert panel["data"]["features"] == [] and "no feature_psi series for model fraud-det" in panel["empty"]
+
+
+def test_postgres_gives_the_numbers_of_the_files(cli, data, files, pg_quality):
+    from tests.logs.conftest import PG_PASSWORD
+
+    def panels(source: str) -> dict:
+        out = cli.json("dashboard", "model", "planted", "--source", source, "--baseline", data.arg(BASELINE),
+                       "--current", data.arg(CURRENT), "--once", expect=0, env={"MLOBS_LOG_PASSWORD": PG_PASSWORD})
+        return {p["kind"]: p for p in out["panels"]}
+
+    on_files, on_pg = panels(str(files.logs)), panels(pg_quality)
+    # float sums in another order: equal to 1e-12
+    for kind in ("prediction_distribution", "confidence", "low_confidence"):
+        assert on_files[kind]["empty"] is None and on_pg[kind]["empty"] is None
+    dist_f, dist_p = on_files["prediction_distribution"]["data"], on_pg["prediction_distribution"]["data"]
+    assert dist_p["psi"] == pytest.approx(dist_f["psi"], rel=1e-12)
+    assert [(c["label"], c["ref_share"], c["cur_share"]) for c in dist_p["classes"]] == [
+        (c["label"], pytest.approx(c["ref_share"], rel=1e-12), pytest.approx(c["cur_share"], rel=1e-12))
+        for c in dist_f["classes"]]
+    conf_f, conf_p = on_files["confidence"]["data"], on_pg["confidence"]["data"]
+    assert conf_p["histogram"] == conf_f["histogram"]
+    assert conf_p["mean"] == pytest.approx(conf_f["mean"], rel=1e-12)
+    assert conf_p["low_share"] == pytest.approx(conf_f["low_share"], rel=1e-12)
+    low_f, low_p = on_files["low_confidence"]["data"]["rows"], on_pg["low_confidence"]["data"]["rows"]
+    assert [(r["time"], r["count"]) for r in low_p] == [(r["time"], r["count"]) for r in low_f] and low_f
+    assert [r["mean_confidence"] for r in low_p] == pytest.approx([r["mean_confidence"] for r in low_f], rel=1e-12)
+    # and the files' numbers are the rows' own: the current period's share under 0.6, from the generated scores
+    start, end = data.period(CURRENT)
+    rows = data.logs[(data.logs.model_id == "planted") & (data.logs.timestamp >= start) & (data.logs.timestamp < end)]
+    assert conf_f["low_share"] == pytest.approx(float((rows.output_score < 0.6).mean()), rel=1e-12)
+    assert on_files["feature_psi"]["empty"] and on_pg["feature_psi"]["empty"]  # these logs hold no features
