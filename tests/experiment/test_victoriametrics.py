@@ -1,0 +1,47 @@
+"""`experiment status` on VictoriaMetrics, imported from the same OpenMetrics text as the Prometheus of the
+planted experiments: the same counts (to what each server's `increase` takes from the window's edges), the same
+verdicts and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import WINDOW_STEPS, Server, openmetrics
+
+from tests.conftest import imported_victoriametrics
+
+# Prometheus extrapolates an increase to the window's edges and VictoriaMetrics takes the sample before the window
+# instead: over 240 steps of 15 s the two differ by at most one step's worth.
+COUNT_TOL = 1 / WINDOW_STEPS + 1e-9
+CASES = [("srm", 1, ("--split", "95/5")), ("winner", 0, ()), ("loser", 1, ()), ("underpowered", 0, ()),
+         ("three-arms", 0, ())]
+
+
+@pytest.fixture(scope="module")
+def victoriametrics(experiments_prometheus: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with imported_victoriametrics(tmp_path_factory.mktemp("experiments-vm"),
+                                  openmetrics(experiments_prometheus.end)) as url:
+        yield Server(url, experiments_prometheus.end)
+
+
+def status(cli, server: Server, experiment: str, args: tuple[str, ...], expect: int) -> dict:
+    return cli.json("experiment", "status", experiment, "--prometheus", server.url, "--at", str(server.end),
+                    "--since", "1h", *args, expect=expect)
+
+
+@pytest.mark.parametrize(("experiment", "code", "args"), CASES)
+def test_same_numbers_as_prometheus(cli, experiments_prometheus, victoriametrics, experiment, code, args):
+    on_prom = status(cli, experiments_prometheus, experiment, args, code)
+    on_vm = status(cli, victoriametrics, experiment, args, code)
+    assert on_vm["verdict"] == on_prom["verdict"] and on_vm["control"] == on_prom["control"]
+    prom = {v["name"]: v for v in on_prom["variants"]}
+    vm = {v["name"]: v for v in on_vm["variants"]}
+    assert vm.keys() == prom.keys()
+    for name, want in prom.items():
+        for key in ("samples", "conversions"):
+            assert vm[name][key] == pytest.approx(want[key], rel=COUNT_TOL), (name, key)
+    # the tests on those counts are the same tests: the same treatments, the same significance
+    assert [(c["treatment"], c["significant"]) for c in on_vm["comparisons"]] == \
+        [(c["treatment"], c["significant"]) for c in on_prom["comparisons"]]
+    assert on_vm["srm"]["mismatch"] == on_prom["srm"]["mismatch"]
