@@ -70,11 +70,12 @@ def build(model: str, source: str | None, baseline: str, current: str, settings:
     scope = service.Scope(source=source, model=model)
     errors: list[BackendError] = []
 
-    def panel(title: str, kind: str, make: Callable[[], tuple[dict[str, Any], str | None]]) -> ModelPanel:
+    def panel(title: str, kind: str, make: Callable[[], tuple[dict[str, Any], str | None]],
+              backend: str = "logs") -> ModelPanel:
         try:
             data, empty = make()
         except BackendUnavailable as e:
-            errors.append(BackendError("logs", str(e)))
+            errors.append(BackendError(backend, str(e)))
             return ModelPanel(title, kind, {}, f"no data: {e}")
         except MlobsError as e:  # a panel the logs cannot fill (no features logged, an empty period)
             return ModelPanel(title, kind, {}, f"no data: {e}")
@@ -127,13 +128,13 @@ def build(model: str, source: str | None, baseline: str, current: str, settings:
         return {"rows": rows[-8:], "threshold": result.threshold}, None if rows else "no low-confidence predictions"
 
     panels = (
-        panel("Feature PSI Scores", "feature_psi", feature_psi),
+        panel("Feature PSI Scores", "feature_psi", feature_psi, "logs" if client is None else "prometheus"),
         panel("Prediction Distribution", "prediction_distribution", distribution),
         panel("Confidence Distribution", "confidence", confidence),
         panel("Low Confidence Predictions", "low_confidence", low_table),
         ModelPanel("Experiment Status", "experiment", {}, NO_PROMETHEUS) if client is None else
         panel("Experiment Status", "experiment", lambda: _experiment(client, experiment, model, source, settings,
-                                                                     shown_window)),
+                                                                     shown_window), "prometheus"),
     )
     from mlobs_cli.config import mask_secret
 

@@ -109,3 +109,12 @@ def test_postgres_gives_the_numbers_of_the_files(cli, data, files, pg_quality):
     rows = data.logs[(data.logs.model_id == "planted") & (data.logs.timestamp >= start) & (data.logs.timestamp < end)]
     assert conf_f["low_share"] == pytest.approx(float((rows.output_score < 0.6).mean()), rel=1e-12)
     assert on_files["feature_psi"]["empty"] and on_pg["feature_psi"]["empty"]  # these logs hold no features
+
+
+def test_unreachable_prometheus_empties_its_panels_and_exits_3(cli, closed_port):
+    out = cli.json("dashboard", "model", "fraud-det", *EXAMPLE, "--prometheus", f"http://127.0.0.1:{closed_port}",
+                   "--experiment", "canary", "--once", expect=3)
+    panels = {p["kind"]: p for p in out["panels"]}
+    assert all(panels[k]["empty"].startswith("no data:") for k in ("feature_psi", "experiment"))
+    assert panels["prediction_distribution"]["empty"] is None  # the logs' panels still show
+    assert {e["backend"] for e in out["errors"]} == {"prometheus"}
