@@ -85,16 +85,25 @@ def model_dashboard(
     once: Annotated[bool, typer.Option("--once", help="Draw once and exit (always so off a terminal).")] = False,
     refresh: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between refreshes when live.",
                        **within(1.0, 86_400.0))] = 60.0,
+    experiment: Annotated[str | None, typer.Option(metavar="NAME", show_default=False, help=(
+        "The experiment panel's experiment [default: the one most of the model's latest logged predictions "
+        "belong to]"))] = None,
+    prometheus: PrometheusOpt = None,
+    context: ContextOpt = None,
+    insecure: InsecureOpt = False,
     output: OutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """The model health dashboard: feature PSI, prediction and confidence distributions, low-confidence table.
+    """The model health dashboard: feature PSI, prediction and confidence distributions, low-confidence table,
+    experiment status.
 
     The design's second dashboard, from the prediction logs: feature PSI bars (● <0.1 OK, ◐ 0.1-0.2 Watch,
     ● >0.2 Alert), the predicted class distribution of the reference and current periods with its PSI, the
     confidence distribution with its average and share under 0.6, the low-confidence predictions per 15 minutes,
-    and the experiment panel (a placeholder until `mlobs experiment` exists). A panel without data says why. Live
+    and the experiment panel (`experiment status` of the model's experiment over the current period). With
+    Prometheus (--prometheus or --context), feature PSI is the feature_psi{model, feature} that `drift compare
+    --pushgateway` publishes, else it is computed from the logs. A panel without data says why. Live
     on a terminal (every --refresh seconds, until Ctrl-C); with --once, another -o or off a terminal it draws once.
 
     Example:
@@ -102,19 +111,24 @@ def model_dashboard(
         mlobs dashboard model fraud-det --source examples/prediction-logs.jsonl --baseline 2025-01-07..2025-01-08T12:00 --current 2025-01-08T12:00..2025-01-09 --once
     """
     from mlobs_cli import render
-    from mlobs_cli.commands.options import settings
 
-    s = settings(ctx, output=output, config=config, debug=debug, **{"log.source": source})
+    s = prometheus_settings(ctx, output, config, debug, prometheus, context, insecure, **{"log.source": source})
+    from contextlib import ExitStack
+
+    from mlobs_cli.backends.prometheus import PrometheusClient
     from mlobs_cli.quality import dashboard as db
 
-    def build() -> db.ModelDashboard:
-        return db.build(model, source, baseline, current, s)
+    with ExitStack() as stack:
+        client = stack.enter_context(PrometheusClient.from_settings(s)) if s["prometheus.url"] else None
 
-    if once or s.output != "table" or not sys.stdout.isatty():
-        result = build()
-        render.emit(result, s.output)
-        raise typer.Exit(result.exit_code())
-    from mlobs_cli.render import quality as view
+        def build() -> db.ModelDashboard:
+            return db.build(model, source, baseline, current, s, client, experiment)
 
-    view.live(build, refresh)
+        if once or s.output != "table" or not sys.stdout.isatty():
+            result = build()
+            render.emit(result, s.output)
+            raise typer.Exit(result.exit_code())
+        from mlobs_cli.render import quality as view
+
+        view.live(build, refresh)
     raise typer.Exit(int(ExitCode.INTERRUPTED))

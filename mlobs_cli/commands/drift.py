@@ -141,7 +141,7 @@ def concept(
 
     Example:
 
-        mlobs drift concept --source examples/predictions.jsonl --labels examples/labels.csv --baseline 7d..1d --current 1d
+        mlobs drift concept --source examples/prediction-logs.jsonl --labels examples/labels.csv --baseline 2025-01-07..2025-01-08T12:00 --current 2025-01-08T12:00..2025-01-09
     """
     s = settings(ctx, output=output, config=config, debug=debug, **{
         "log.source": source, "concept.min_labels": min_labels, "concept.fail_on": fail_on.value if fail_on else None,

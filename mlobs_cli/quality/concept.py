@@ -168,28 +168,33 @@ def _detect(store: Any, request: Request, settings: Settings, cfg: ConceptConfig
     def estimate(scores: np.ndarray) -> np.ndarray:
         return measures.calibrate(scores, fit) if fit is not None else scores
 
-    def quality(start: Any, end: Any, predictions: int, conf: Counter, scores: np.ndarray, used: bool | None,
-                estimated: float | None = None) -> WindowQuality:
+    def quality(start: Any, end: Any, predictions: int, conf: Counter, n: float, sums: tuple[float, float, float],
+                used: bool | None) -> WindowQuality:
+        """`sums`: of the calibrated scores, the scores, and the scores under the threshold, over `n` scores."""
         labelled = sum(conf.values())
+        estimated, mean, low = (float(v / n) if n else None for v in sums)
         return WindowQuality(
             start, end, predictions, labelled, measures.accuracy(conf) if labels else None,
-            measures.f1(conf, positive) if labels else None,
-            estimated if estimated is not None else (float(estimate(scores).mean()) if scores.size else None),
-            float(scores.mean()) if scores.size else None,
-            float((scores < threshold).mean()) if scores.size else None,
+            measures.f1(conf, positive) if labels else None, estimated, mean, low,
             used if used is not None else labelled >= cfg.min_labels)
 
-    baseline = quality(base_w.start, base_w.end, n_base, base_conf, base_scores, True)
+    def totals(scores: np.ndarray, calibrated: np.ndarray) -> tuple[float, float, float]:
+        return float(calibrated.sum()), float(scores.sum()), float((scores < threshold).sum())
+
+    baseline = quality(base_w.start, base_w.end, n_base, base_conf, base_scores.size,
+                       totals(base_scores, estimate(base_scores)), True)
     all_cur: Counter = sum(cur_conf.values(), Counter())
-    current = quality(cur_w.start, cur_w.end, sum(per_window.values()), all_cur, cur_scores, None)
-    estimated_all = estimate(cur_scores)
+    cur_calibrated = estimate(cur_scores)
+    current = quality(cur_w.start, cur_w.end, sum(per_window.values()), all_cur, cur_scores.size,
+                      totals(cur_scores, cur_calibrated), None)
+    # per window in one pass each: the sums over each window index
     n_scores = np.bincount(cur_idx, minlength=len(spans))
-    sum_est = np.bincount(cur_idx, weights=estimated_all, minlength=len(spans))
+    per = [np.bincount(cur_idx, weights=w, minlength=len(spans))
+           for w in (cur_calibrated, cur_scores, (cur_scores < threshold).astype(float))]
     windows = []
     for i, (start, end) in enumerate(spans):
-        in_window = cur_scores[cur_idx == i]
-        windows.append(quality(start, end, per_window.get(i, 0), cur_conf.get(i, Counter()), in_window, None,
-                               float(sum_est[i] / n_scores[i]) if n_scores[i] else None))
+        windows.append(quality(start, end, per_window.get(i, 0), cur_conf.get(i, Counter()), n_scores[i],
+                               (per[0][i], per[1][i], per[2][i]), None))
     windows = [dataclasses.replace(w, used=bool(labels) and w.used) for w in windows]
 
     indicators = _indicators(cfg, settings, base_scores, cur_scores, base_classes, cur_classes, importances)
@@ -265,10 +270,9 @@ def _f1_mode(positive: str | None, base: Counter, windows: dict[int, Counter]) -
 def _indicators(cfg: ConceptConfig, settings: Settings, base_scores: np.ndarray, cur_scores: np.ndarray,
                 base_classes: list, cur_classes: list, importances: Any) -> list[Indicator]:
     drift_cfg = settings.drift
-    score, _ = features.numerical("output_score", base_scores, cur_scores, drift_cfg)
-    js = score.js_divergence
+    js, note = measures.score_js(base_scores, cur_scores, drift_cfg.bins)
     out = [Indicator("confidence_shift", js, cfg.confidence_js, js is not None and js > cfg.confidence_js,
-                     f"JS divergence of output_score {_fmt(js)} > {cfg.confidence_js:g}", score.note)]
+                     f"JS divergence of output_score {_fmt(js)} > {cfg.confidence_js:g}", note)]
     classes, _ = features.categorical("output_class", _category_counts(base_classes), _category_counts(cur_classes),
                                       drift_cfg)
     psi = classes.psi

@@ -150,6 +150,15 @@ def model_dashboard(d: Any) -> Any:
                 t.add_row(f"{i / len(hist):.1f}-{(i + 1) / len(hist):.1f}", bar(n / total, 20), f"{n / total:.1%}")
             parts += [t, Text(f"Avg: {fmt_number(p.data['mean'], '.2f')}  <{p.data['threshold']:g}: "
                               f"{_share(p.data['low_share'])}")]
+        elif p.kind == "experiment":
+            e = p.data
+            t = Table("variant", "role", "samples", "share", "conv", "p99 ms", "errors", "lift", "p (always valid)",
+                      box=None, pad_edge=False)
+            for r in e["rows"]:
+                t.add_row(str(r["variant"]), r["role"], f"{r['samples']:,.0f}", _share(r["share"]), _share(r["rate"]),
+                          fmt_number(r["p99_ms"], ".1f"), _share(r["error_rate"]),
+                          "" if r["lift"] is None else f"{r['lift']:+.1%}", fmt_number(r["p_always_valid"], ".3g"))
+            parts += [Text(f"{e['experiment']}: {e['verdict'].upper()} - {e['reason']}"), t]
         elif p.kind == "low_confidence":
             t = Table("Time", "Conf", "Count", box=None, pad_edge=False)
             for r in p.data["rows"]:

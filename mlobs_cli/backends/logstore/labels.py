@@ -4,6 +4,11 @@ DuckDB as log files, or a `labels` table in the same PostgreSQL as the `predicti
 Every number is an aggregate the store computes (counts per window, class and label; the median delay), apart
 from the output scores of the periods, which come back as one numpy array for the calibration and the bins.
 Duplicate labels keep the one with the latest `labeled_at` (without one, the last row read).
+
+The deduplicated labels, and their join to the logs, are each computed once into a temporary table of the
+store's session where it may write one (DuckDB): every later aggregate reads the labelled rows (about as many as
+there are labels) rather than joining millions of log rows again. PostgreSQL's session is read-only, so there the
+same joins stay subqueries.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from mlobs_cli.backends import samples
 from mlobs_cli.backends.logstore.sql import SqlLogStore, quote
 from mlobs_cli.config import mask_secret
 from mlobs_cli.errors import InputError
-from mlobs_cli.logs.query import TIMESTAMP, Filters, Window
+from mlobs_cli.logs.query import TIMESTAMP, TOTAL_LATENCY, Filters, Window
 
 ID, LABEL, LABELED_AT = "prediction_id", "label", "labeled_at"
 DEFAULT_TABLE = "labels"
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "double precision", "real", "numeric")
 MAX_LABEL_VALUES = 1000
+LATEST, LABELLED = "mlobs_latest_labels", "mlobs_labelled"
+# log columns a filter of `SqlLogStore.where` may read: the labelled rows keep those the logs have
+FILTER_COLUMNS = ("model_id", "model_version", "status", "trace_id", "request_id", TOTAL_LATENCY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +70,19 @@ class Labels:
         at = f"CAST({quote(LABELED_AT)} AS TIMESTAMP WITH TIME ZONE)" if self.has_labeled_at else "NULL"
         self.rows = (f"(SELECT CAST({quote(ID)} AS VARCHAR) AS prediction_id, {label} AS label, {at} AS labeled_at, "
                      f"{quote(LABEL)} AS raw_label, row_number() OVER () AS ord FROM {relation}) lin")
-        self.latest = (f"(SELECT prediction_id, label, labeled_at FROM (SELECT prediction_id, label, labeled_at, "
-                       "row_number() OVER (PARTITION BY prediction_id ORDER BY labeled_at DESC NULLS LAST, ord DESC) "
-                       f"AS rn FROM {self.rows} WHERE prediction_id IS NOT NULL AND label IS NOT NULL) d "
-                       "WHERE rn = 1) l")
         if self.label_type.startswith(FLOAT_TYPES):
             bad = store.execute(f"SELECT raw_label FROM {self.rows} WHERE raw_label <> floor(raw_label) LIMIT 1", [])
             if bad:
                 raise InputError(f"--labels {self.source}: label {bad[0][0]} is not a class (the label column is "
                                  f"{self.label_type}); labels are the true classes, as output_class holds them")
+        self.latest = store.materialize(LATEST, (
+            "SELECT prediction_id, label, labeled_at FROM (SELECT prediction_id, label, labeled_at, "
+            "row_number() OVER (PARTITION BY prediction_id ORDER BY labeled_at DESC NULLS LAST, ord DESC) "
+            f"AS rn FROM {self.rows} WHERE prediction_id IS NOT NULL AND label IS NOT NULL) d WHERE rn = 1"))
+        kept = [quote(c) for c in (TIMESTAMP, "output_class", "output_score", *FILTER_COLUMNS) if store.has(c)]
+        self.labelled = store.materialize(LABELLED, (
+            f"SELECT {', '.join('x.' + c for c in kept)}, l.prediction_id AS labelled_id, l.label, l.labeled_at "
+            f"FROM {store.relation} x JOIN {self.latest} l ON CAST(x.{quote(ID)} AS VARCHAR) = l.prediction_id"))
 
     def issues(self) -> LabelIssues:
         ((rows, unusable),) = self.store.execute(
@@ -80,22 +92,23 @@ class Labels:
             f"count(*) AS n, count(DISTINCT label) AS kinds FROM {self.rows} WHERE prediction_id IS NOT NULL AND "
             "label IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d", [])
         ((unknown,),) = self.store.execute(
-            f"SELECT count(*) FROM {self.latest} WHERE NOT EXISTS (SELECT 1 FROM {self.store.relation} x "
-            f"WHERE CAST(x.{quote(ID)} AS VARCHAR) = l.prediction_id)", [])
+            f"SELECT (SELECT count(*) FROM {self.latest} l) - "
+            f"(SELECT count(DISTINCT labelled_id) FROM {self.labelled} x)", [])
         return LabelIssues(int(rows), int(unusable), int(ids), int(dropped), int(conflicting), int(unknown),
                            self.has_labeled_at)
 
     def values(self) -> list[str]:
         return sorted(v for (v,) in self.store.execute(
-            f"SELECT DISTINCT label FROM {self.latest} LIMIT {MAX_LABEL_VALUES}", []))
+            f"SELECT DISTINCT label FROM {self.latest} l LIMIT {MAX_LABEL_VALUES}", []))
 
     def _join(self) -> str:
-        return f"{self.store.relation} x JOIN {self.latest} ON CAST(x.{quote(ID)} AS VARCHAR) = l.prediction_id"
+        """The labelled log rows: the log columns a window and filters read, with `label` and `labeled_at`."""
+        return f"{self.labelled} x"
 
     def confusion(self, window: Window, filters: Filters, bucket: tuple[str, list[Any]]) -> list[tuple[int, str, str, int]]:
         """(window index, predicted class, label, count) of the labelled predictions."""
         where, params = self.store.where(window, filters)
-        sql = (f"SELECT {bucket[0]}, CAST(x.output_class AS VARCHAR), l.label, count(*) FROM {self._join()} "
+        sql = (f"SELECT {bucket[0]}, CAST(x.output_class AS VARCHAR), x.label, count(*) FROM {self._join()} "
                f"WHERE {where} GROUP BY 1, 2, 3")
         return [(int(w), str(p), str(t), int(n)) for w, p, t, n in self.store.execute(sql, [*bucket[1], *params])]
 
@@ -103,10 +116,10 @@ class Labels:
         """Median seconds from prediction to label, of the labelled predictions with a labeled_at."""
         if not self.has_labeled_at:
             return None
-        where, params = self.store.where(window, filters, ["l.labeled_at IS NOT NULL"])
+        where, params = self.store.where(window, filters, ["x.labeled_at IS NOT NULL"])
         ep = self.store.epoch
         ((delay,),) = self.store.execute(
-            f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {ep('l.labeled_at')} - {ep('x.' + quote(TIMESTAMP))}) "
+            f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {ep('x.labeled_at')} - {ep('x.' + quote(TIMESTAMP))}) "
             f"FROM {self._join()} WHERE {where}", params)
         return None if delay is None else float(delay)
 
@@ -114,7 +127,7 @@ class Labels:
         """Per distinct output_score of the labelled predictions: (score, count, correct), scores ascending."""
         where, params = self.store.where(window, filters, ["x.output_score IS NOT NULL"])
         return self.store.fetch_arrays(
-            "SELECT x.output_score, count(*), count(*) FILTER (WHERE CAST(x.output_class AS VARCHAR) = l.label) "
+            "SELECT x.output_score, count(*), count(*) FILTER (WHERE CAST(x.output_class AS VARCHAR) = x.label) "
             f"FROM {self._join()} WHERE {where} GROUP BY 1 ORDER BY 1", params)
 
 

@@ -110,6 +110,10 @@ class PostgresStore(SqlLogStore):
         except psycopg.Error as e:
             raise InputError(f"{self.source}: {self._message(e)}") from None
 
+    def materialize(self, name: str, select: str) -> str:
+        # the session is read-only, which forbids even a temporary table: PostgreSQL plans the subquery each time
+        return f"({select})"
+
     def feature_pairs(self, where: str, weight: str) -> str:
         fv = self._features
         return (f"SELECT k, v, w FROM (SELECT f.key AS k, CASE WHEN jsonb_typeof(f.value) = 'number' THEN "

@@ -74,6 +74,12 @@ class SqlLogStore(ABC):
     def distinct_count(self, column: str) -> str:
         """An aggregate counting distinct values (exact when `exact_distinct`)."""
 
+    def materialize(self, name: str, select: str) -> str:
+        """A relation (to give an alias in FROM) holding `select`'s rows, for queries that read them more than once:
+        a temporary table of this session where the store may write one, else the subquery itself."""
+        self.execute(f"CREATE TEMP TABLE {quote(name)} AS {select}", [])
+        return quote(name)
+
     def fetch_arrays(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """One statement's result as one numpy array per column, for results of millions of rows."""
         import numpy as np
