@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from conftest import EXPERIMENTS, STEP, STEPS, WINDOW_STEPS
+from tests.experiment.conftest import EXPERIMENTS, STEP, STEPS, WINDOW_STEPS
 
 
 def test_lists_every_planted_experiment(cli, experiments_prometheus) -> None:

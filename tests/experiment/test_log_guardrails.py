@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import LOG_ARMS
+from tests.experiment.conftest import LOG_ARMS
 
 from tests.logs.conftest import PG_PASSWORD
 

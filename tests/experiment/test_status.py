@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import EXPERIMENTS, WINDOW_STEPS
+from tests.experiment.conftest import EXPERIMENTS, WINDOW_STEPS
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportions_ztest
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import WINDOW_STEPS, Server, openmetrics
+from tests.experiment.conftest import WINDOW_STEPS, Server, openmetrics
 
 from tests.conftest import imported_victoriametrics
 
