@@ -104,7 +104,7 @@ KEYS: dict[str, Key] = {
         Key("log.sources", dict, {}, "named prediction-log sources: name -> path or URL (`--source NAME`)",
             secret=True),
         Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
-        Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
+        Key("log.pii_fields", list, ["email", "phone", "ssn", "ip"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
         Key("log.labels", str, None, "late ground truth for `drift concept` and the runbook's drift step: a "
             "labels file, or a postgresql:// URL of a table in the logs' database", secret=True),
