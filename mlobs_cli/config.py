@@ -277,7 +277,9 @@ def load_file(path: Path) -> dict[str, Any]:
     import yaml  # only with a config file: most runs have none, and every run resolves settings
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from mlobs_cli import yamlbounds
+
+        data = yamlbounds.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from e
     except yaml.YAMLError as e:
