@@ -294,7 +294,7 @@ def test_csv_has_one_row_per_gpu(cli, tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--watch", "1", "-o", "json"], "--watch redraws a table in the terminal: use it with -o table"),
-    (["--watch", "0.01"], "--watch 0.01: the interval must be at least 0.1 s"),
+    (["--watch", "0.01"], "'--watch': 0.01 is not in the range 0.1<=x"),  # the flag's bound (options.within)
     (["--prometheus", "http://127.0.0.1:1"], "--replay and --prometheus exclude each other"),
 ])
 def test_options_that_do_not_go_together(cli, args, message):
