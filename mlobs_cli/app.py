@@ -15,7 +15,7 @@ from typer.models import CommandInfo, TyperInfo
 
 from mlobs_cli import __version__, render
 from mlobs_cli.commands.options import AnyOutputOpt, ConfigOpt, DebugOpt, state
-from mlobs_cli.errors import ExitCode, MlobsError
+from mlobs_cli.errors import ExitCode, MlobsError, interrupted
 
 # The commands, in the order `mlobs --help` lists them: each module (mlobs_cli/commands/<module>.py) is imported
 # only when its command runs, so `mlobs gpu status` never loads the linter, the drift statistics or the Prometheus
@@ -63,9 +63,15 @@ class MlobsGroup(TyperGroup):
             # closed pipe when Python flushes stdout at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+        except KeyboardInterrupt:
+            render.error("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except MlobsError as e:
             if state(ctx).debug:
                 raise
+            if interrupted(e):
+                render.error("interrupted")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
             render.error(str(e))
             raise typer.Exit(int(e.exit_code)) from None
 
@@ -118,8 +124,11 @@ def main() -> None:
         # run made (0.1 s after linting a few thousand rules).
         gc.freeze()
         raise
-    except Exception:
+    except Exception as e:
         if "--debug" in sys.argv[1:]:
             raise
+        if interrupted(e):  # DuckDB's "Query interrupted" outside any wrapper: still Ctrl-C
+            render.error("interrupted")
+            sys.exit(int(ExitCode.INTERRUPTED))
         render.error("internal error: rerun with --debug for the traceback")
         sys.exit(int(ExitCode.USAGE))

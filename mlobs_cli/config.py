@@ -105,7 +105,7 @@ KEYS: dict[str, Key] = {
         Key("log.sources", dict, {}, "named prediction-log sources: name -> path or URL (`--source NAME`)",
             secret=True),
         Key("log.password", str, None, "PostgreSQL password of the log source (env or file only)", secret=True),
-        Key("log.pii_fields", list, ["email", "phone", "ssn"], "fields redacted wherever they appear in a shown "
+        Key("log.pii_fields", list, ["email", "phone", "ssn", "ip"], "fields redacted wherever they appear in a shown "
             "log record (the seed's redact_fields)"),
         Key("log.labels", str, None, "late ground truth for `drift concept` and the runbook's drift step: a "
             "labels file, or a postgresql:// URL of a table in the logs' database", secret=True),
@@ -288,7 +288,9 @@ def load_file(path: Path) -> dict[str, Any]:
     import yaml  # only with a config file: most runs have none, and every run resolves settings
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from mlobs_cli import yamlbounds
+
+        data = yamlbounds.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from e
     except yaml.YAMLError as e:

@@ -34,6 +34,20 @@ class BackendUnavailable(MlobsError):
     exit_code = ExitCode.BACKEND
 
 
+def interrupted(error: BaseException) -> bool:
+    """Whether `error` is, or was raised because of, Ctrl-C: DuckDB turns the SIGINT that arrives while it works
+    into its own InterruptException ("Query interrupted"), which the backends wrap in an InputError like any
+    other DuckDB error; the user pressed Ctrl-C all the same (130, not 2)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt) or type(current).__name__ == "InterruptException":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def combine(*, has_findings: bool, has_backend_errors: bool) -> ExitCode:
     """Exit code of a run that finished: a finding outranks a partial result, which never exits 0."""
     if has_findings:

@@ -39,6 +39,7 @@ from typing import ClassVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from mlobs_cli import yamlbounds
 from mlobs_cli.alerts.base import Group, Problem, Rule, RuleFile, Severity
 
 try:
@@ -102,6 +103,8 @@ def load(path: str) -> RuleFile:
     text = _read(path)
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
+        for document in documents:
+            yamlbounds.check(document)
     except yaml.YAMLError as e:
         raise RuleFileError(_yaml_error(e, text)) from None
     except RecursionError:

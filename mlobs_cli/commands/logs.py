@@ -139,7 +139,8 @@ def search(
     """Matching prediction records, newest first, with identifiers hashed and PII redacted.
 
     user_id and client_ip_hash are shown as a short SHA-256 digest (the same user shows the same digest); the
-    fields in log.pii_fields (email, phone, ssn) are redacted wherever they appear in input_features and output.
+    fields in log.pii_fields (email, phone, ssn, ip; also as a word of a key: user_email) are redacted wherever
+    they appear in input_features and output, e-mails, SSNs and card numbers inside their text too.
     Without --since or --from every record is searched. Exits 0 when nothing matches.
 
     Example:

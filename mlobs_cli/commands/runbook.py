@@ -108,6 +108,12 @@ def _drive(walk: Any, interactive: bool, s: Settings, report: Path | None, recor
         walk.close()
     if not interactive:
         render.emit(result, s.output)
+    if result.interrupted and (report is not None or record is not None):
+        # a walk cut short concludes nothing: a report would say "active problem: no" and a fixture would expect
+        # nothing of the steps never run
+        render.warn(f"interrupted: {' and '.join(f for f, p in (('--report', report), ('--record', record)) if p)} "
+                    "not written; `mlobs runbook resume` goes on")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
     if report is not None:
         view.write_report(result, report)
     if record is not None:

@@ -9,6 +9,8 @@ which pods use a GPU, and the process-to-model mapping applies to the pod's name
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +82,9 @@ def gpus(samples: Iterable[Any], models: ModelMap) -> tuple[Gpu, ...]:
         series = devices.setdefault(key, _Series(labels))
         if labels.get("GPU_I_ID"):
             series = instances.setdefault(key, {}).setdefault(labels["GPU_I_ID"], _Series(labels))
-        if s.value == s.value:  # NaN: no value
+        # NaN is no value; nor is ±Inf (a broken exporter's, or a hostile one's), which no GPU reads and which
+        # `int()` cannot take: unknown, never an internal error
+        if isinstance(s.value, float) and math.isfinite(s.value):
             series.values[labels["__name__"]] = s.value
         pod = _label(labels, POD_LABELS)
         if pod:

@@ -155,7 +155,19 @@ CHECKS: dict[str, Check] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class GpuFinding(Finding):
+    """A finding about one GPU, named by index and by UUID: the index changes across reboots, the UUID is what
+    DCGM, NVML and the fleet's inventory use."""
+
+    index: int | None = None
+    uuid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**Finding.to_dict(self), "index": self.index, "uuid": self.uuid}
+
+
 def judge(gpus: tuple[Gpu, ...], thresholds: Thresholds) -> tuple[Finding, ...]:
     """Every finding of every GPU: in GPU order, then in the order of CHECKS."""
-    return tuple(Finding(name, severity, g.label, message)
+    return tuple(GpuFinding(name, severity, g.label, message, g.index, g.uuid)
                  for g in gpus for name, check in CHECKS.items() for severity, message in check(g, thresholds))

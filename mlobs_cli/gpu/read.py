@@ -121,6 +121,9 @@ def start(source: Source) -> None:
         raise init_error(e) from None
 
 
+MAX_DEVICES = 64  # NVML's own limit per machine is lower; a count above it is a broken or hostile recording
+
+
 def read(source: Source, select: Sequence[str], models: ModelMap) -> Snapshot:
     """Read the GPUs `select` names (indexes or UUIDs; empty: all) from a started NVML source.
 
@@ -138,6 +141,9 @@ def read(source: Source, select: Sequence[str], models: ModelMap) -> Snapshot:
         raise InputError("the recording has no `system.device_count`: not a recording of NVML") from None
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise InputError(f"the recording's `system.device_count` is {count!r}: not a number of GPUs")
+    if count > MAX_DEVICES:  # a recording may claim anything; reading a billion GPUs would hang, not answer
+        raise InputError(f"the recording's `system.device_count` is {count}: more GPUs than one machine has "
+                         f"(at most {MAX_DEVICES})")
     if not count:
         raise BackendUnavailable("NVML sees no GPU on this machine")
     snap = Snapshot(driver_version=_system(source, "driver"), nvml_version=_system(source, "nvml"))

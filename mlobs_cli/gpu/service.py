@@ -62,6 +62,17 @@ class Session:
         """
         if self.request.fleet:
             return self._fleet()
+        if not self.request.replay:
+            return self._snapshot()
+        try:
+            return self._snapshot()
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, OSError) as e:
+            # a recording is a file anyone may edit: an answer of the wrong shape (a list where NVML gives a
+            # number, a number too large) is a bad input, never an internal error
+            raise InputError(f"{self.request.replay}: a malformed NVML recording ({type(e).__name__}: "
+                             f"{str(e)[:200]})") from e
+
+    def _snapshot(self) -> GpuReport:
         snap = read.read(self._nvml(), self.request.select, self.models)
         source = Source("nvml")
         if self.request.replay:

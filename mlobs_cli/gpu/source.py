@@ -43,27 +43,44 @@ STATIC = frozenset({"nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetPciI
 
 # Words of a command-line flag whose value is a secret (`--api-key`, `--hf-token`, `--db-password=...`): a GPU
 # process's command line is shown and recorded, its secrets never are. Whole words only: `--tokenizer` is a path.
-SECRET_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "credential", "credentials"})
+SECRET_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "credential", "credentials", "auth",
+                          "authorization", "apikey", "bearer", "pat", "cookie", "session"})
 MASK = "****"
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@/\s]+@")
+# a URL's user info: `user:password@` keeps the user, a bare `TOKEN@` (GitHub's, Hugging Face's) is all secret
+_URL_USERINFO = re.compile(r"(://)([^/@:\s]*)(:[^@/\s]*)?@")
+_QUERY_PARAM = re.compile(r"([?&;])([^=&#\s]+)=([^&#\s]*)")
+_ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _secret_name(name: str) -> bool:
+    """A name made of words, one of them secret: `api-key`, `apiKey`, `HF_TOKEN`, `db.password`."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.lstrip("-"))
+    return bool(SECRET_WORDS & set(re.split(r"[-_.]", spaced.lower())))
 
 
 def _secret_flag(flag: str) -> bool:
-    return flag.startswith("-") and bool(SECRET_WORDS & set(re.split(r"[-_.]", flag.lstrip("-").lower())))
+    return flag.startswith("-") and _secret_name(flag)
+
+
+def _scrub_text(arg: str) -> str:
+    arg = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{MASK}@" if m[3] else f"{m[1]}{MASK}@", arg)
+    return _QUERY_PARAM.sub(lambda m: f"{m[1]}{m[2]}={MASK}" if _secret_name(m[2]) else m[0], arg)
 
 
 def scrub_command(argv: Sequence[str]) -> list[str]:
-    """`argv` with the value of every secret flag, and the password of every URL, replaced by ****."""
+    """`argv` with the value of every secret flag (`--api-key X`, `--apiKey=X`, `--auth X`), of every secret
+    environment assignment (`HF_TOKEN=X`), the user info of every URL and its secret query parameters
+    (`?token=X`) replaced by ****."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
         flag, eq, _ = arg.partition("=")
         if hide_next and not arg.startswith("-"):
             out.append(MASK)
-        elif eq and _secret_flag(flag):
+        elif eq and (_secret_flag(flag) or (_ENV_ASSIGNMENT.fullmatch(flag) and _secret_name(flag))):
             out.append(f"{flag}={MASK}")
         else:
-            out.append(_URL_PASSWORD.sub(rf"\1{MASK}@", arg))
+            out.append(_scrub_text(arg))
         hide_next = not eq and _secret_flag(arg)
     return out
 

@@ -2,8 +2,9 @@
 
 The seed logs `user_id` and `client_ip_hash` hashed already, but a fleet that does not still must not leak them
 into an incident channel; a short digest keeps rows of the same user recognisable without showing who it is.
-`email`, `phone` and `ssn` (the seed's `redact_fields`, the `log.pii_fields` key) are replaced wherever they
-appear: as a column or as a key at any depth of `input_features` and `output`. Free text (`error_message`) has no
+`email`, `phone`, `ssn` and `ip` (the seed's `redact_fields` and the address, the `log.pii_fields` key) are
+replaced wherever they appear: as a column or as a key at any depth of `input_features` and `output`, also as a
+word of a longer key (`user_email`, `phone_number`); e-mails, SSNs and card numbers inside their string values too. Free text (`error_message`) has no
 fields: e-mail addresses and SSN-shaped numbers in it are replaced (`failed for jane@example.com`).
 """
 
@@ -24,11 +25,32 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 
 
+CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
+    return total % 10 == 0
+
+
 def scrub(text: str | None) -> str | None:
-    """Free text with the e-mail addresses and SSN-shaped numbers in it redacted."""
+    """Free text with the e-mail addresses, SSN-shaped numbers and card numbers (13 to 19 digits passing the
+    Luhn check, so an order id or a timestamp is left alone) in it redacted."""
     if not text:
         return text
-    return SSN.sub(REDACTED, EMAIL.sub(REDACTED, text))
+    text = SSN.sub(REDACTED, EMAIL.sub(REDACTED, text))
+    return CARD.sub(lambda m: REDACTED if _luhn(m[0]) else m[0], text)
+
+
+def _words(key: str) -> set[str]:
+    return set(re.split(r"[-_.\s]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()))
+
+
+def is_pii_key(key: str, fields: frozenset[str]) -> bool:
+    """A key is PII when it is a configured field or one of its words is (`user_email`, `phoneNumber`, `ip`):
+    fleets name the same thing many ways; whole words only, so `zip` is not `ip`."""
+    return key.lower() in fields or bool(_words(key) & fields)
 
 
 def digest(value: Any) -> str | None:
@@ -40,10 +62,11 @@ def digest(value: Any) -> str | None:
 
 def _redact(value: Any, fields: frozenset[str]) -> Any:
     if isinstance(value, dict):
-        return {k: REDACTED if k.lower() in fields and v is not None else _redact(v, fields) for k, v in value.items()}
+        return {k: REDACTED if is_pii_key(k, fields) and v is not None else _redact(v, fields)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, fields) for v in value]
-    return value
+    return scrub(value) if isinstance(value, str) else value  # a free-text feature: `"note": "call a@x.org"`
 
 
 def _parsed(value: Any) -> Any:
@@ -69,7 +92,7 @@ def shown(record: dict[str, Any], pii_fields: Iterable[str]) -> dict[str, Any]:
     for key, value in record.items():
         if key in HASHED:
             out[key] = digest(value)
-        elif key.lower() in fields:
+        elif is_pii_key(key, fields):
             out[key] = None if value is None else REDACTED
         elif key in JSON_COLUMNS:
             out[key] = _redact(_parsed(value), fields)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from mlobs_cli.timeparse import isoformat
 # what a model taken from the evidence must look like when the runbook's `model` input sets no pattern
 MODEL_PATTERN = r"[A-Za-z0-9_.:-]*"
 UNSPLITTABLE = re.compile(r"[\s'\"\\]")
+INVALID_MODEL = "INVALID-MODEL-LABEL"  # shown in place of a model label that fails the input pattern
 
 
 class Scope:
@@ -101,7 +103,7 @@ def run_step(step: Step, scope: Scope, time_now: str) -> StepOutcome:
     findings, problems = _apply_rules(step, scope)
     commands = []
     for command in step.commands:
-        text, _ = command.run.render(scope.variables, scope.functions)
+        text, _ = command.run.render(scope.variables, scope.functions, quote=shlex.quote)
         commands.append(text)
     verdict = _verdict(step, evidence, findings, problems)
     return StepOutcome(step.id, step.title, DONE, verdict, tuple(evidence), tuple(findings), tuple(problems),
@@ -263,6 +265,9 @@ def plan_mitigations(runbook: Runbook, causes: tuple[Cause, ...], scope: Scope) 
             pattern = spec.pattern if spec is not None and spec.pattern else MODEL_PATTERN
             if not re.fullmatch(pattern, cause.model):
                 unresolved.append(f"model {cause.model!r} does not match {pattern}")
+                # never printed into a command: a quote in it would end the runbook's own quoting (`-p '{...}'`)
+                # and the rest would run when pasted; a plain word keeps the command harmless and visibly wrong
+                names["model"] = INVALID_MODEL
             for name, expr in mitigation.variables:
                 try:
                     names[name] = expr(names, scope.functions)
@@ -279,7 +284,9 @@ def plan_mitigations(runbook: Runbook, causes: tuple[Cause, ...], scope: Scope) 
                 if template is None:
                     texts[key] = None
                     continue
-                texts[key], missing = template.render(names, scope.functions)
+                shell = key == "command" or (key == "undo" and mitigation.executable)
+                texts[key], missing = template.render(names, scope.functions,
+                                                      quote=shlex.quote if shell else None)
                 unresolved += missing
             best[(mitigation.id, cause.model)] = Plan(
                 mitigation.id, mitigation.title, cause.cause, cause.model, cause.score * fit, texts["command"],

@@ -218,8 +218,10 @@ class Template:
         return tuple(e for _, e, _ in self.parts)
 
     def render(self, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
-               missing: str = "?") -> tuple[str, tuple[str, ...]]:
-        """The text, and the source of every part whose value was unknown (None): each shows as `missing`."""
+               missing: str = "?", quote: Callable[[str], str] | None = None) -> tuple[str, tuple[str, ...]]:
+        """The text, and the source of every part whose value was unknown (None): each shows as `missing`.
+        `quote` wraps every unformatted text value (shlex.quote for a shell command: a label value from the
+        server must stay one argument when the command is pasted)."""
         out: list[str] = []
         unknown: list[str] = []
         for literal, expr, fmt in self.parts:
@@ -228,6 +230,8 @@ class Template:
             if value is None:
                 unknown.append(expr.source)
                 out.append(missing)
+            elif quote is not None and fmt is None and isinstance(value, str):
+                out.append(quote(value))
             else:
                 out.append(FORMATS[fmt](value) if fmt else _fmt_number(value))
         out.append(self.tail)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mlobs_cli import catalogue
+from mlobs_cli import catalogue, yamlbounds
 from mlobs_cli.errors import InputError
 from mlobs_cli.runbook import checks, schema
 from mlobs_cli.runbook.expr import FORMATS, PURE_FUNCTIONS, Expr, ExprError, Template, compile_expr, compile_template
@@ -195,7 +195,8 @@ def _load(path: Path) -> tuple[Runbook | None, list[tuple[int, str]]]:
         raise InputError(f"cannot read runbook {path}: {e}") from e
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        yamlbounds.check(node)
+        data = yaml.safe_load(text)  # aliases bounded by the check above
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         return None, [(mark.line + 1 if mark else 1, f"invalid YAML: {getattr(e, 'problem', None) or e}")]

@@ -230,5 +230,12 @@ def resume(walk_id: str | None, settings: Settings, prometheus: Any) -> Walk:
     runbook = model.load(file) if file.is_file() else find(begin["runbook"], settings)
     _require_prometheus(runbook, settings)
     at = parse_time(begin["at"], "at")
-    setup = Setup(runbook, settings, dict(begin["inputs"]), at, prometheus, bool(begin.get("dry_run")))
+    # the state file is a file anyone with the account may edit: its inputs go into queries and commands, so
+    # they pass the runbook's patterns again, as on the command line
+    saved = {str(k): "" if v is None else str(v) for k, v in dict(begin.get("inputs") or {}).items()}
+    try:
+        inputs = resolve_inputs(runbook, saved)
+    except InputError as e:
+        raise InputError(f"saved walk {log.walk_id}: {e}") from None
+    setup = Setup(runbook, settings, inputs, at, prometheus, bool(begin.get("dry_run")))
     return Walk(setup, log, begin.get("mode", "interactive"))

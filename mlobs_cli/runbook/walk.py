@@ -12,6 +12,7 @@ The interface (`UI`) is implemented by render/runbook.py for a terminal; this mo
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping
@@ -269,15 +270,21 @@ class Walk:
 
 def _shown(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs as reports show them: a URL's user masked, its password (also `?password=`) left out."""
-    return {k: mask_secret(_without_password(v)) if isinstance(v, str) and "://" in v else v
-            for k, v in inputs.items()}
+    return {k: mask_secret(_without_password(v)) if isinstance(v, str) and "://" in v else
+            _CONNINFO_SECRET.sub("", v).strip() if isinstance(v, str) else v for k, v in inputs.items()}
 
 
 def _saved(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs as the state file keeps them: a URL without its password (in the user part or a `password=` query
     parameter), so no secret is written to disk. A resumed walk that needs one reads it where `mlobs logs` does
     (log.password / MLOBS_LOG_PASSWORD, PGPASSWORD, ~/.pgpass)."""
-    return {k: _without_password(v) if isinstance(v, str) and "://" in v else v for k, v in inputs.items()}
+    return {k: _without_password(v) if isinstance(v, str) and "://" in v else
+            _CONNINFO_SECRET.sub("", v).strip() if isinstance(v, str) else v for k, v in inputs.items()}
+
+
+# a secret's parameter in a URL query or a libpq conninfo (`host=db sslpassword=x`): dropped before saving
+_SECRET_KEY = re.compile(r"(ssl)?pass(word)?|.*(token|secret|api[_-]?key)", re.IGNORECASE)
+_CONNINFO_SECRET = re.compile(r"\b(ssl)?password\s*=\s*('(\\.|[^'])*'|\S*)", re.IGNORECASE)
 
 
 def _without_password(url: str) -> str:
@@ -289,7 +296,7 @@ def _without_password(url: str) -> str:
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
         netloc = f"{user.partition(':')[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p.partition("=")[0].lower() != "password")
+    query = "&".join(p for p in parts.query.split("&") if not _SECRET_KEY.fullmatch(p.partition("=")[0]))
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 

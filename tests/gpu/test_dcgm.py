@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 GIB = 1 << 30
@@ -93,3 +95,21 @@ def test_a_gpu_the_fleet_does_not_have_is_a_usage_error(cli, dcgm_prometheus):
     result = cli("gpu", "status", "--prometheus", dcgm_prometheus, "--gpu", "GPU-nope")
     assert result.exit_code == 2 and result.stderr == "mlobs: error: --gpu GPU-nope: no GPU of the fleet has this " \
                                                       "index or UUID\n"
+
+
+def test_inf_in_dcgm_values_is_unknown_not_an_internal_error(cli, tmp_path):
+    """Issue 12 §5: +Inf in a dcgm-exporter series (XID, throttle reasons, utilisation), in a real Prometheus."""
+    import time
+
+    from tests.conftest import backfilled_prometheus
+
+    end = time.time() - 60
+    labels = 'Hostname="gpu-x",gpu="0",UUID="GPU-xxxx0000",modelName="NVIDIA H200"'
+    lines = [f"{name}{{{labels}}} {value} {end - n * 15:.3f}" for n in range(3, -1, -1)
+             for name, value in (("DCGM_FI_DEV_XID_ERRORS", "+Inf"), ("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "-Inf"),
+                                 ("DCGM_FI_DEV_GPU_UTIL", "+Inf"), ("DCGM_FI_DEV_GPU_TEMP", "61"))]
+    with backfilled_prometheus(tmp_path, "\n".join(lines) + "\n# EOF\n") as url:
+        result = cli("gpu", "status", "--prometheus", url, "-o", "json")
+    assert "internal error" not in result.stderr and result.exit_code in (0, 1, 3), result.stderr
+    gpu = json.loads(result.stdout)["gpus"][0]
+    assert gpu["uuid"] == "GPU-xxxx0000" and gpu["temperature"]["gpu"] == 61 and gpu["utilization_gpu"] is None

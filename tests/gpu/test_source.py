@@ -208,3 +208,21 @@ def test_pynvml_answers_become_the_json_values_of_the_recording_format():
         pid=424, usedGpuMemory=44134563840, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF))
     assert plain([process]) == Replay(FIXTURES / "nvml-load.json").device(0, "nvmlDeviceGetComputeRunningProcesses")
     assert plain((0, 1, 1, 0)) == [0, 1, 1, 0] and plain(ctypes.c_uint(1)) == 1 and plain(b"NVIDIA H200") == "NVIDIA H200"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    pytest.param(["serve", "--apiKey=s3cr3t"], ["serve", "--apiKey=****"], id="camelCase flag"),
+    pytest.param(["serve", "--auth", "s3cr3t"], ["serve", "--auth", "****"], id="--auth X"),
+    pytest.param(["git", "https://ghp_s3cr3t@github.com/o/r"], ["git", "https://****@github.com/o/r"],
+                 id="token as URL user"),
+    pytest.param(["--url", "https://hub/x?rev=main&token=s3cr3t"], ["--url", "https://hub/x?rev=main&token=****"],
+                 id="token query parameter"),
+    pytest.param(["env", "HF_TOKEN=s3cr3t", "python"], ["env", "HF_TOKEN=****", "python"], id="HF_TOKEN="),
+    pytest.param(["--tokenizer", "t/x", "--author", "me"], ["--tokenizer", "t/x", "--author", "me"],
+                 id="words that only start like a secret"),
+])
+def test_every_kind_of_secret_in_a_command_line_is_masked(argv, expected):
+    """Issue 12 §5: the secrets a GPU process's command line carries in the field."""
+    from mlobs_cli.gpu.source import scrub_command
+
+    assert scrub_command(argv) == expected

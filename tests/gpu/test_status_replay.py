@@ -336,3 +336,11 @@ def test_the_status_path_imports_no_numeric_http_or_terminal_library():
     assert json.loads(result.stdout)["gpus"][0]["name"] == "NVIDIA H200"
     assert result.stderr.strip() == "[]"
 
+
+
+def test_findings_name_the_gpu_by_index_and_uuid(cli):
+    """Issue 12 §4: indexes change across reboots; the UUID is what DCGM and the fleet use."""
+    path = FIXTURES / "nvml-load.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))["devices"][0]["nvmlDeviceGetUUID"]["ok"]
+    out = cli.json("gpu", "status", "--replay", path)
+    assert out["findings"] and all(f["uuid"] == recorded and f["index"] == 0 for f in out["findings"])

@@ -106,3 +106,22 @@ def _close(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return b == pytest.approx(a, rel=1e-9)
     return a == b
+
+
+def test_pii_keys_match_by_word_and_values_are_scrubbed_inside_features():
+    """Issue 12 §5: `user_email`, `phone_number`, `ip` and PII inside feature strings, on display."""
+    features = {"user_email": "a@x.org", "phone_number": "+1-555-0100", "ip": "10.1.2.3", "zip": "94103",
+                "tokenizer": "bpe", "note": "card 4111 1111 1111 1111, ssn 078-05-1120, mail b@y.com",
+                "order": "4111111111111112"}
+    import json
+
+    shown = pii.shown({"input_features": json.dumps(features)}, ["email", "phone", "ssn", "ip"])["input_features"]
+    assert shown == {"user_email": "[redacted]", "phone_number": "[redacted]", "ip": "[redacted]", "zip": "94103",
+                     "tokenizer": "bpe", "note": "card [redacted], ssn [redacted], mail [redacted]",
+                     "order": "4111111111111112"}  # fails the Luhn check: an id, not a card
+
+
+@pytest.mark.parametrize(("number", "valid"), [("4111111111111111", True), ("5500 0000 0000 0004", True),
+                                               ("378282246310005", True), ("4111111111111112", False)])
+def test_the_luhn_check_against_known_test_card_numbers(number, valid):
+    assert pii._luhn(number) is valid

@@ -51,9 +51,11 @@ def test_the_password_comes_from_the_environment_and_is_never_shown(postgres, cl
     result = _run(cli, "latency", "--source", postgres.url, env={"MLOBS_LOG_PASSWORD": "wrong-" + PG_PASSWORD})
     assert result.exit_code == 3 and "password authentication failed" in result.stderr
     assert PG_PASSWORD not in result.stderr + result.stdout
-    # in the URL: masked in every message
+    # in the URL: refused on the command line (ps shows it), masked in every message when it comes from the env
     url = postgres.url.replace("mlobs@", f"mlobs:{PG_PASSWORD}x@")
     result = _run(cli, "latency", "--source", url)
+    assert result.exit_code == 2 and "visible to every user" in result.stderr and PG_PASSWORD not in result.stderr
+    result = _run(cli, "latency", env={"MLOBS_LOG_SOURCE": url})
     assert result.exit_code == 3 and "****@127.0.0.1" in result.stderr and PG_PASSWORD not in result.stderr
     # and in `config show`
     config = tmp_path / "mlobs.yaml"
@@ -65,9 +67,11 @@ def test_the_password_comes_from_the_environment_and_is_never_shown(postgres, cl
 def test_a_password_in_the_url_query_is_never_shown(postgres, cli):
     """libpq takes `?password=` as well as `user:password@`: a wrong one, in the query, is masked in the error
     and in the JSON's `source`; the right one works and is not shown either."""
-    wrong = _run(cli, "latency", "--source", f"{postgres.url}?password=wrong-{PG_PASSWORD}")
+    flag = _run(cli, "latency", "--source", f"{postgres.url}?sslmode=disable&password={PG_PASSWORD}")
+    assert flag.exit_code == 2 and "MLOBS_LOG_PASSWORD" in flag.stderr and PG_PASSWORD not in flag.stderr
+    wrong = _run(cli, "latency", env={"MLOBS_LOG_SOURCE": f"{postgres.url}?password=wrong-{PG_PASSWORD}"})
     assert wrong.exit_code == 3 and "password=****" in wrong.stderr and PG_PASSWORD not in wrong.stderr
-    right = cli("logs", "latency", "--source", f"{postgres.url}?password={PG_PASSWORD}", "-o", "json")
+    right = cli("logs", "latency", "-o", "json", env={"MLOBS_LOG_SOURCE": f"{postgres.url}?password={PG_PASSWORD}"})
     assert right.exit_code == 0 and PG_PASSWORD not in right.stdout + right.stderr
     assert "password=****" in json.loads(right.stdout)["source"]
 

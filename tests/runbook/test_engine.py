@@ -144,3 +144,62 @@ def test_a_value_with_a_space_never_makes_an_executable_command(latency):
     scope.variables["namespace"] = "ml-serving --all"
     rollback = next(p for p in engine.plan_mitigations(latency, causes, scope) if p.mitigation == "rollback")
     assert rollback.unresolved == ("namespace='ml-serving --all' has a space or a quote",)
+
+
+def test_a_hostile_model_label_never_reaches_a_pasted_command(latency, tmp_path):
+    """Issue 12 §5: a model label `x';touch /tmp/p;echo '` from Prometheus printed into `-p '{...}'` would run
+    `touch` when pasted. Pasting every shown command into a real shell must create no file."""
+    import subprocess
+
+    marker = tmp_path / "p"
+    hostile = f"x';touch {marker};echo '"
+    causes = engine.rank_causes(latency, (finding("scope", 0.6, "bad_deploy", model=hostile),
+                                          finding("batching", 0.6, "batch_at_max", model=hostile)))
+    plans = engine.plan_mitigations(latency, causes, scope_of(latency))
+    shown = [text for p in plans for text in (p.command, p.undo) if text]
+    assert shown and all(p.unresolved for p in plans)
+    assert all(hostile not in text and "INVALID-MODEL-LABEL" in text for text in shown)
+    for text in shown:  # `kubectl` is swapped for `true`: the shell parses the whole line, runs nothing harmful
+        subprocess.run(["sh", "-c", "true " + text.partition(" ")[2]], check=False, capture_output=True)
+    assert not marker.exists()
+
+
+def test_a_text_value_in_a_shown_command_is_one_shell_word(latency):
+    """Values in shell commands are shlex-quoted for display; a plain name is left as it is."""
+    import shlex
+
+    run = next(c.run for s in latency.steps for c in s.commands if "namespace" in c.run.names)
+    scope = scope_of(latency)
+    scope.variables["namespace"] = "ml serving;id"
+    text, _ = run.render(scope.variables, scope.functions, quote=shlex.quote)
+    assert "'ml serving;id'" in text and shlex.split(text)[shlex.split(text).index("-n") + 1] == "ml serving;id"
+    assert shlex.quote("ml-serving") == "ml-serving"
+
+
+def test_the_state_file_keeps_no_sslpassword_nor_conninfo_password(latency, tmp_path):
+    from mlobs_cli.runbook import service
+
+    settings = resolve({"runbook.state_dir": str(tmp_path)}, env={})
+    inputs = {name: i.default for name, i in latency.inputs.items()}
+    inputs["log_source"] = "postgresql://mlobs@db/serving?sslpassword=key-pw&sslmode=require&token=tk-pw"
+    walk = service.start(latency, settings, inputs, AT, lambda: pytest.fail("no query"), mode="no_input")
+    text = walk.log.path.read_text(encoding="utf-8")
+    assert "key-pw" not in text and "tk-pw" not in text and "sslmode=require" in text
+    from mlobs_cli.runbook.walk import _saved
+    assert _saved({"s": "host=db sslpassword=k1 password='a b' dbname=x"}) == {"s": "host=db   dbname=x"}
+
+
+def test_resume_validates_the_saved_inputs_again(latency, tmp_path):
+    """An edited state file cannot smuggle a value the command line would refuse."""
+    from mlobs_cli.errors import InputError
+    from mlobs_cli.runbook import service
+
+    settings = resolve({"runbook.state_dir": str(tmp_path), "prometheus.url": "http://127.0.0.1:9"}, env={})
+    inputs = {name: i.default for name, i in latency.inputs.items()}
+    walk = service.start(latency, settings, inputs, AT, lambda: pytest.fail("no query"), mode="no_input")
+    lines = walk.log.path.read_text(encoding="utf-8").splitlines()
+    start = json.loads(lines[0])
+    start["inputs"]["namespace"] = "ml-serving --all-namespaces;id"
+    walk.log.path.write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="namespace=.* does not match"):
+        service.resume(walk.log.walk_id, settings, lambda: pytest.fail("no query"))

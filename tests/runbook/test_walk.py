@@ -211,6 +211,23 @@ def test_ctrl_c_leaves_the_state_and_exits_130(terminal, cli, scenario_server, w
     assert report["path"] == ["symptoms", "immediate", "scope", "saturation", "batching", "drift"]
 
 
+def test_ctrl_c_writes_neither_the_report_nor_the_fixture(terminal, scenario_server, walk_config, tmp_path):
+    """Issue 12 §5: a walk cut short concludes nothing: no report saying "active problem: no", no fixture that
+    expects nothing of the steps never run."""
+    report, record = tmp_path / "report.md", tmp_path / "walk.fixture.yaml"
+    t = terminal("runbook", "latency", "--at", scenario_server.at("healthy"), "--prometheus", scenario_server.url,
+                 "--config", walk_config, "--report", report, "--record", record)
+    t.expect(PROMPT)
+    t.type("r")
+    t.expect(r"\[skip\]: ")
+    t.type("no")
+    t.expect(PROMPT)
+    t.proc.send_signal(signal.SIGINT)
+    assert t.wait() == 130
+    assert not report.exists() and not record.exists()
+    assert "--report and --record not written" in t.seen
+
+
 def test_a_recorded_walk_with_a_skip_replays_its_path(terminal, cli, scenario_server, walk_config, tmp_path):
     runbook, first, _ = marker_runbook(tmp_path)
     fixture = tmp_path / "walk.json"
