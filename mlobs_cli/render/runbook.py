@@ -16,7 +16,7 @@ from rich.text import Text
 from mlobs_cli.errors import InputError
 from mlobs_cli.render import stderr_console, stdout_console
 from mlobs_cli.metrics.common import VERSION, scope_of
-from mlobs_cli.runbook.checks.base import NOT_APPLICABLE, OK, Evidence, Row
+from mlobs_cli.runbook.checks.base import NOT_APPLICABLE, NOT_COLLECTED, OK, Evidence, Row
 from mlobs_cli.runbook.expr import FORMATS
 from mlobs_cli.runbook.model import Question, Step
 from mlobs_cli.runbook.reports import LintReport, RunbookList, RunbookPage, TestReport
@@ -24,7 +24,7 @@ from mlobs_cli.runbook.result import Plan, StepOutcome, WalkResult
 from mlobs_cli.runbook.walk import BACK, NOTE, QUIT, RUN, SKIP
 
 STYLE = {"OK": "green", "INFO": "cyan", "WARN": "yellow", "ALERT": "bold red", "UNKNOWN": "magenta",
-         "skipped": "dim", "not_run": "dim"}
+         "skipped": "dim", "not_run": "dim", "NOT_COLLECTED": "dim"}
 ROW_LIMIT = 12  # rows of one evidence table shown in the terminal (all are in -o json)
 
 
@@ -57,8 +57,14 @@ def _evidence(e: Evidence, console: Console) -> None:
     title = (f"  {e.title or e.check}", "bold")
     if e.state == NOT_APPLICABLE:  # an extra source not given (no --source, no samples): nothing to show
         return
+    if e.state == NOT_COLLECTED:  # the platform has no such metric: listed with what to install at the end
+        console.print(Text.assemble(title, ": ", (e.digest, STYLE["NOT_COLLECTED"])))
+        return
     if e.state != OK:
         console.print(Text.assemble(title, ": ", (f"UNKNOWN: {e.error or e.digest or e.state}", STYLE["UNKNOWN"])))
+        return
+    if not e.rows:  # an empty answer that means nothing is happening (`empty_means`)
+        console.print(Text.assemble(title, ": ", (f"OK: {e.digest}", STYLE["OK"])))
         return
     console.print(Text.assemble(title))
     columns = e.columns or tuple(dict.fromkeys(k for r in e.rows for k in (*r.labels, *r.values)))
@@ -100,7 +106,7 @@ def _side_by_side(outcome: StepOutcome) -> Group:
         cells = []
         for e in shown:
             if e.state != OK:
-                cells.append("UNKNOWN")
+                cells.append("not collected" if e.state == NOT_COLLECTED else "UNKNOWN")
                 continue
             rows = [r for r in e.rows if r.labels.get(join, "") == key]
             own = next((r for r in rows if version(r) == ver), None)
@@ -172,6 +178,16 @@ def show_conclusion(result: WalkResult, console: Console) -> None:
     if result.escalation is not None:
         style = "bold red" if result.escalation.due else ""
         console.print(Text.assemble(("Escalation: ", "bold"), (result.escalation.message, style)))
+    _not_collected(result, console)
+
+
+def _not_collected(result: WalkResult, console: Console) -> None:
+    missing = result.not_collected
+    if not missing:
+        return
+    console.print(Text("Not collected here (not counted against the walk; install to see them):", style="bold"))
+    for u in missing:
+        console.print(Text.assemble(f"  {u.metric}: ", (u.install, ""), (f"  ({', '.join(u.checks)})", "dim")))
 
 
 def _walk_report(result: WalkResult, console: Console) -> None:
@@ -314,6 +330,9 @@ def _conclusion_md(result: WalkResult) -> str:
         out.append("None.")
     if result.escalation is not None:
         out += ["", f"**Escalation:** {result.escalation.message}"]
+    if result.not_collected:
+        out += ["", "## Not collected here", ""]
+        out += [f"- `{u.metric}`: {_md(u.install)} ({', '.join(u.checks)})" for u in result.not_collected]
     return "\n".join(out)
 
 

@@ -20,8 +20,10 @@ from typing import Any
 
 from mlobs_cli import catalogue
 from mlobs_cli.config import Settings
+from mlobs_cli.errors import BackendUnavailable, InputError
 from mlobs_cli.runbook import checks
-from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, NOT_APPLICABLE, OK, Context, Evidence, Prometheus, Row
+from mlobs_cli.runbook.checks.base import (ERROR, NO_DATA, NOT_APPLICABLE, NOT_COLLECTED, OK, Context, Evidence,
+                                           Prometheus, Row)
 from mlobs_cli.runbook.expr import PURE_FUNCTIONS, ExprError
 from mlobs_cli.runbook.model import Check, Runbook, Step
 from mlobs_cli.runbook.result import DONE, Cause, EscalationState, Plan, StepFinding, StepOutcome
@@ -44,6 +46,8 @@ class Scope:
         self._prometheus = prometheus
         self._client: Prometheus | None = None
         self._lock = threading.Lock()
+        self._names: tuple[frozenset[str] | None] | None = None  # (answer,) once asked
+        self._names_lock = threading.Lock()
         self.functions: dict[str, Callable[..., Any]] = {
             **PURE_FUNCTIONS, "slo": self.slo, "catalogue": self.catalogue_threshold, "lookup": self.lookup,
             "count": self.count, "min_of": self.min_of,
@@ -55,6 +59,17 @@ class Scope:
             if self._client is None:
                 self._client = self._prometheus()
             return self._client
+
+    def metric_names(self) -> frozenset[str] | None:
+        """Every metric name the server has (`/api/v1/label/__name__/values`), asked once per walk, by the first
+        check whose answer is empty; None when the server cannot say (then an empty answer stays "no data")."""
+        with self._names_lock:
+            if self._names is None:
+                try:
+                    self._names = (frozenset(self.prometheus().label_values("__name__")),)
+                except (BackendUnavailable, InputError):
+                    self._names = (None,)
+            return self._names[0]
 
     def close(self) -> None:
         """Close the client, if a check opened one."""
@@ -117,7 +132,8 @@ def _run_checks(step_checks: tuple[Check, ...], scope: Scope) -> list[Evidence]:
         if check.condition is not None and not check.condition(scope.variables, scope.functions):
             results[check.id] = Evidence(check.id, check.kind, NOT_APPLICABLE, digest="not applicable")
             continue
-        ctx = Context(scope.at, scope.settings, scope.variables, scope.functions, scope.prometheus)
+        ctx = Context(scope.at, scope.settings, scope.variables, scope.functions, scope.prometheus,
+                      metric_names=scope.metric_names)
         try:
             for key, template in check.templates.items():
                 ctx.rendered[key], _ = template.render(scope.variables, scope.functions)
@@ -128,7 +144,15 @@ def _run_checks(step_checks: tuple[Check, ...], scope: Scope) -> list[Evidence]:
         runnable.append((check, ctx))
     if runnable:
         results.update(_parallel(runnable))
-    return [_shown(check, _sorted(check, results[check.id], scope)) for check in step_checks]
+    return [_shown(check, _sorted(check, _empty(check, results[check.id]), scope)) for check in step_checks]
+
+
+def _empty(check: Check, evidence: Evidence) -> Evidence:
+    """An empty answer to a check that asks whether something is happening (`empty_means: none firing`) is
+    evidence that it is not: OK, with those words."""
+    if check.empty_means and evidence.state in (NO_DATA, NOT_COLLECTED):
+        return dataclasses.replace(evidence, state=OK, rows=(), digest=check.empty_means, absent=())
+    return evidence
 
 
 def _parallel(runnable: list[tuple[Check, Context]]) -> dict[str, Evidence]:
@@ -168,7 +192,7 @@ def _shown(check: Check, evidence: Evidence) -> Evidence:
     fields = tuple(check.formats) if check.formats else tuple(f for f in check.fields() if f in ("value", "psi"))
     columns = (*check.labels, *(f for f in fields if f not in check.labels))
     return dataclasses.replace(evidence, title=check.title, columns=columns, formats=dict(check.formats),
-                               limit=check.limit)
+                               limit=check.limit, required=check.required, optional=check.optional)
 
 
 def _sorted(check: Check, evidence: Evidence, scope: Scope) -> Evidence:
@@ -218,15 +242,19 @@ def _apply_rules(step: Step, scope: Scope) -> tuple[list[StepFinding], list[str]
 
 
 def _verdict(step: Step, evidence: list[Evidence], findings: list[StepFinding], problems: list[str]) -> str:
+    """The worst finding; else UNKNOWN when the step cannot conclude (missing data never counts as OK): a check
+    whose source failed, a required check without data, a check without data though its metric exists (unless
+    `optional`), a rule that could not be judged, or no data at all; else OK. A metric this platform does not
+    collect (NOT_COLLECTED) does not keep a step from concluding on the rest."""
     statuses = {f.status for f in findings}
     if "ALERT" in statuses:
         return "ALERT"
     if "WARN" in statuses:
         return "WARN"
-    optional = {c.id for c in step.checks if c.optional}
-    missing = [e for e in evidence if e.state in (NO_DATA, ERROR) and e.check not in optional]
+    missing = [e for e in evidence if not e.optional and (
+        e.state in (NO_DATA, ERROR) or (e.required and e.state == NOT_COLLECTED))]
     if missing or problems or not any(e.state == OK for e in evidence):
-        return "UNKNOWN"  # missing data never counts as OK
+        return "UNKNOWN"
     return "OK"
 
 

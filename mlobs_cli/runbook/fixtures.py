@@ -81,16 +81,33 @@ class Recorder:
             self.queries.append(entry)
         return series
 
+    def label_values(self, name: str) -> list[str]:
+        values = self.client.label_values(name)  # type: ignore[attr-defined]
+        with self._lock:
+            self.queries.append({"api": "label_values", "name": name, "result": list(values)})
+        return values
+
 
 class Replay:
     """Answers queries from a fixture's recording; a query it has no answer for is a backend error (named)."""
 
     def __init__(self, queries: list[Mapping[str, Any]]) -> None:
         self.answers: dict[str, Any] = {}
+        self.labels: dict[str, list[str]] = {}
         for q in queries:
+            if q["api"] == "label_values":
+                self.labels[q["name"]] = q["result"]
+                continue
             times = (q["time"],) if q["api"] == "query" else (q["start"], q["end"], q["step"])
             self.answers[_key(q["api"], q["promql"], *times)] = q["result"]
         self.missing: list[str] = []
+
+    def label_values(self, name: str) -> list[str]:
+        """The recorded values; a fixture recorded before walks asked for metric names has none, and its walk
+        replays as it was recorded: empty answers are "no data" (the walk's Scope takes the error so)."""
+        if name not in self.labels:
+            raise BackendUnavailable(f"the fixture has no recorded values of label {name!r}")
+        return list(self.labels[name])
 
     def query(self, promql: str, at: Any = None) -> list[Sample]:
         result = self._answer(_key("query", promql, _seconds(at)), promql)

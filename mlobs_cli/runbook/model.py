@@ -26,7 +26,7 @@ from mlobs_cli.timeparse import parse_duration
 BUILTIN_VARIABLES = ("at",)  # the walk's time, Unix seconds
 DEFAULT_TIMEOUT = 20.0  # seconds, for a check whose step and runbook say nothing
 COMMON_CHECK_KEYS = frozenset({"id", "kind", "title", "labels", "format", "sort", "limit", "if", "optional",
-                               "timeout"})
+                               "required", "empty_means", "timeout"})
 PLACEHOLDERS = {"duration": "5m", "number": 1, "string": "x"}
 
 
@@ -67,7 +67,9 @@ class Check:
     descending: bool = False
     limit: int | None = None
     condition: Expr | None = None  # `if:`
-    optional: bool = False
+    optional: bool = False  # without data, the step concludes on its other checks
+    required: bool = False  # without data (or not collected), the walk is incomplete: exit 3
+    empty_means: str | None = None  # an empty answer is OK and says this ("none firing")
     timeout: float = DEFAULT_TIMEOUT
 
     def fields(self) -> tuple[str, ...]:
@@ -395,8 +397,11 @@ class _Builder:
             id=raw["id"], kind=raw["kind"], title=raw["title"], spec=raw, line=schema.line_of(self.lines, where),
             labels=labels, templates=templates, row_exprs=row_exprs, samples=self._samples(where, templates),
             formats=dict(raw.get("format", {})), limit=raw.get("limit"), condition=condition,
-            optional=bool(raw.get("optional", False)),
+            optional=bool(raw.get("optional", False)), required=bool(raw.get("required", False)),
+            empty_means=raw.get("empty_means") or None,
             timeout=self._seconds((*where, "timeout"), raw["timeout"]) if "timeout" in raw else timeout)
+        if check.required and check.optional:
+            self.problem((*where, "required"), "a check is either required or optional, not both")
         row_names = self.variables | set(labels) | set(check.fields())
         for key, fmt in check.formats.items():
             if key not in (*labels, *check.fields()):

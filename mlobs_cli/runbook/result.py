@@ -8,7 +8,8 @@ from typing import Any
 
 from mlobs_cli.errors import ExitCode, combine
 from mlobs_cli.results import BackendError, Finding
-from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, Evidence
+from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, NOT_COLLECTED, Evidence
+from mlobs_cli.runbook.collected import exporter
 
 # A step's verdict is OK, WARN, ALERT, or UNKNOWN: a check had no data or its source was down (never OK).
 ACTIVE = ("WARN", "ALERT")  # a finding of these means an active problem: exit 1
@@ -124,6 +125,18 @@ class EscalationState:
 
 
 @dataclass(frozen=True, slots=True)
+class Uncollected:
+    """A metric a check reads that the server has no series of, and what would collect it."""
+
+    metric: str
+    install: str
+    checks: tuple[str, ...]  # step/check
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "install": self.install, "checks": list(self.checks)}
+
+
+@dataclass(frozen=True, slots=True)
 class WalkResult:
     """The result of `runbook walk` / `latency` / `resume`."""
 
@@ -164,10 +177,21 @@ class WalkResult:
 
     @property
     def unconcluded(self) -> bool:
-        """A step is UNKNOWN because a check it needs had no data (not a step of questions only, or whose checks
-        did not apply): missing data never counts as OK."""
-        return any(s.verdict == "UNKNOWN" and any(e.state in (NO_DATA, ERROR) for e in s.evidence)
-                   for s in self.steps)
+        """A required check of a step that ran had no data, or reads a metric the server does not collect: the
+        runbook cannot conclude without it. Other checks without data are shown UNKNOWN, and so is their step
+        where they leave it without a conclusion, but do not make the walk incomplete."""
+        return any(e.required and e.state in (NO_DATA, NOT_COLLECTED) for s in self.steps for e in s.evidence)
+
+    @property
+    def not_collected(self) -> tuple[Uncollected, ...]:
+        """Every metric the walk's checks read that the server has no series of, with what to install."""
+        found: dict[str, list[str]] = {}
+        for s in self.steps:
+            for e in s.evidence:
+                if e.state == NOT_COLLECTED:
+                    for metric in e.absent:
+                        found.setdefault(metric, []).append(f"{s.step}/{e.check}")
+        return tuple(Uncollected(m, exporter(m), tuple(c)) for m, c in sorted(found.items()))
 
     @property
     def interrupted(self) -> bool:
@@ -183,8 +207,9 @@ class WalkResult:
         return [[s.step, s.state, s.verdict, len(s.findings), len(s.evidence)] for s in self.steps]
 
     def exit_code(self, exit_zero: bool = False) -> ExitCode:
-        """1 for an active problem (unless `exit_zero`), else 3 when a backend failed, a step ran without a
-        conclusion (UNKNOWN: a check had no data, which never counts as OK) or the walk was quit, else 0."""
+        """1 for an active problem (unless `exit_zero`), else 3 when a source was unreachable or failed, a
+        required check had no data, or the walk was quit, else 0. A metric not collected here (listed in
+        `not_collected`) and a check that is not required without data are shown, not counted."""
         # a walk quit before its end (or whose stdin closed) concluded nothing: never 0, `resume` goes on
         return combine(has_findings=self.active and not exit_zero,
                        has_backend_errors=bool(self.errors) or self.unconcluded or not self.finished)
@@ -196,5 +221,6 @@ class WalkResult:
             "steps": [s.to_dict() for s in self.steps], "path": list(self.path),
             "causes": [c.to_dict() for c in self.causes], "mitigations": [p.to_dict() for p in self.plans],
             "escalation": self.escalation.to_dict() if self.escalation else None,
+            "not_collected": [u.to_dict() for u in self.not_collected],
             "timeline": [dict(e) for e in self.timeline],
         }

@@ -70,7 +70,10 @@ def test_scale_out_sizes_from_the_evidence(latency):
 ])
 def test_verdicts(latency, states, findings, verdict):
     step = latency.steps[0]
-    evidence = [Evidence(check, "promql", state) for check, state in states.items()]
+    # the flags the engine copies from each check (`optional: true` as a team's runbook would write it)
+    flags = {c.id: c for c in step.checks}
+    evidence = [Evidence(check, "promql", state, required=flags[check].required,
+                         optional=check == "latency_alerts") for check, state in states.items()]
     found = [StepFinding("symptoms", "p99", status, "m", "x") for status in findings]
     assert engine._verdict(step, evidence, found, []) == verdict
 
@@ -95,17 +98,23 @@ def test_a_model_label_that_fails_the_input_pattern_is_never_runnable(latency):
     assert rollback.unresolved and "does not match" in rollback.unresolved[0]
 
 
-def test_an_unknown_step_is_not_a_clean_exit(latency):
-    """A walk whose steps had no data concludes nothing: exit 3, never 0."""
+def test_a_required_check_without_data_is_not_a_clean_exit(latency):
+    """A required check without data (or not collected) concludes nothing: exit 3; a check that is not
+    required, without data, is shown UNKNOWN but does not make the walk incomplete."""
     from mlobs_cli.errors import ExitCode
+    from mlobs_cli.runbook.checks.base import NOT_COLLECTED
     from mlobs_cli.runbook.result import DONE, StepOutcome, WalkResult
 
-    def result(verdict):
-        step = StepOutcome("symptoms", "Symptoms", DONE, verdict, (Evidence("p99", "promql", NO_DATA),))
+    def result(state, required):
+        evidence = Evidence("p99", "promql", state, required=required)
+        step = StepOutcome("symptoms", "Symptoms", DONE, "UNKNOWN", (evidence,))
         return WalkResult("latency", "t", None, "x", {}, (step,), ("symptoms",), (), (), None, (), True)
 
-    assert result("UNKNOWN").exit_code() == ExitCode.BACKEND and result("UNKNOWN").complete is False
-    assert result("OK").exit_code() == ExitCode.OK
+    assert result(NO_DATA, True).exit_code() == ExitCode.BACKEND and result(NO_DATA, True).complete is False
+    assert result(NOT_COLLECTED, True).exit_code() == ExitCode.BACKEND
+    assert result(NO_DATA, False).exit_code() == ExitCode.OK
+    assert result(NOT_COLLECTED, False).exit_code() == ExitCode.OK
+    assert result(ERROR, False).exit_code() == ExitCode.BACKEND  # a source that failed: always incomplete
 
 
 def test_the_state_file_keeps_no_password(latency, tmp_path):

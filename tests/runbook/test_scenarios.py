@@ -44,10 +44,47 @@ def test_a_healthy_system_has_no_finding_and_exits_0(cli, scenario_server, walk_
     assert report["findings"] == [] and report["causes"] == [] and report["mitigations"] == []
     assert {s["verdict"] for s in report["steps"]} == {"OK"}
     assert report["escalation"]["due"] is False
-    # optional metrics that do not exist here (cAdvisor, node exporter) are UNKNOWN, never OK
+    # no latency alert firing (the healthy day has no ALERTS series): OK, "none firing"
+    alerts = next(e for e in report["steps"][0]["evidence"] if e["check"] == "latency_alerts")
+    assert alerts["state"] == "ok" and alerts["rows"] == [] and alerts["digest"] == "none firing"
+    # metrics this Prometheus has no series of (cAdvisor, node exporter, DCGM) are not collected, never OK,
+    # listed with what to install, and not counted against the walk (exit 0)
     saturation = next(s for s in report["steps"] if s["step"] == "saturation")
     states = {e["check"]: e["state"] for e in saturation["evidence"]}
-    assert states["pod_cpu"] == "no_data" and states["gpu_memory"] == "ok"
+    assert states["pod_cpu"] == "not_collected" and states["gpu_memory"] == "ok"
+    missing = {u["metric"]: u for u in report["not_collected"]}
+    assert set(missing) == {"DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "container_cpu_usage_seconds_total",
+                            "container_memory_working_set_bytes", "node_netstat_Tcp_RetransSegs"}
+    assert missing["DCGM_FI_DEV_FB_USED"]["install"].startswith("dcgm-exporter")
+    assert missing["DCGM_FI_DEV_FB_USED"]["checks"] == ["saturation/dcgm_memory"]
+    assert report["complete"] is True
+
+
+def test_a_healthy_system_lists_what_is_not_collected_in_the_table(cli, scenario_server, walk_config):
+    result = cli("runbook", "latency", "--no-input", "--at", scenario_server.at("healthy"), "--prometheus",
+                 scenario_server.url, "--config", walk_config)
+    assert result.exit_code == 0, result.stderr
+    assert "Latency alerts firing: OK: none firing" in result.stdout
+    assert "Not collected here" in result.stdout and "node_exporter" in result.stdout
+
+
+def test_a_required_check_without_data_exits_3(cli, scenario_server, walk_config):
+    # narrowed to a model that serves nothing: p99 (required) has no data though its metric exists
+    report = walk(cli, scenario_server, "healthy", walk_config, "--model", "nosuchmodel", expect=3)
+    p99 = next(e for e in report["steps"][0]["evidence"] if e["check"] == "p99")
+    assert p99["state"] == "no_data" and p99["required"] is True
+    assert report["steps"][0]["verdict"] == "UNKNOWN"
+
+
+def test_an_unreachable_prometheus_exits_3(cli, walk_config):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = cli("runbook", "latency", "--no-input", "--prometheus", f"http://127.0.0.1:{port}", "--config",
+                 walk_config, "-o", "json")
+    assert result.exit_code == 3, result.stderr
 
 
 def test_the_slo_of_an_llm_comes_from_the_config(cli, scenario_server, walk_config, tmp_path):

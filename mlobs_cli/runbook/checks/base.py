@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # The state of one check after a walk ran (or did not run) it.
 OK = "ok"  # it answered with data
 NO_DATA = "no_data"  # it answered with nothing: UNKNOWN, never OK
+NOT_COLLECTED = "not_collected"  # it answered with nothing because the server has no series of a metric it reads
 ERROR = "error"  # the backend failed or timed out: UNKNOWN
 NOT_APPLICABLE = "not_applicable"  # its `if:` was false (e.g. no sample given)
 
@@ -58,7 +59,7 @@ class Evidence:
 
     check: str
     kind: str
-    state: str  # OK, NO_DATA, ERROR, NOT_APPLICABLE
+    state: str  # OK, NO_DATA, NOT_COLLECTED, ERROR, NOT_APPLICABLE
     query: str = ""  # the resolved query or a description of what was read
     rows: tuple[Row, ...] = ()
     error: str | None = None
@@ -69,19 +70,25 @@ class Evidence:
     columns: tuple[str, ...] = ()
     formats: Mapping[str, str] = field(default_factory=dict)
     limit: int | None = None
+    absent: tuple[str, ...] = ()  # NOT_COLLECTED: the metrics the server has no series of
+    required: bool = False  # the check's `required:`: without its data the walk is incomplete
+    optional: bool = False  # the check's `optional:`: without its data the step still concludes
 
     def to_dict(self) -> dict[str, Any]:
         return {"check": self.check, "kind": self.kind, "state": self.state, "query": self.query,
                 "rows": [r.to_dict() for r in self.rows], "error": self.error, "source": self.source,
                 "digest": self.digest, "title": self.title, "columns": list(self.columns),
-                "formats": dict(self.formats), "limit": self.limit}
+                "formats": dict(self.formats), "limit": self.limit, "absent": list(self.absent),
+                "required": self.required, "optional": self.optional}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Evidence:
         return cls(data["check"], data["kind"], data["state"], data.get("query", ""),
                    tuple(Row.from_dict(r) for r in data.get("rows", ())), data.get("error"),
                    data.get("source", ""), data.get("digest", ""), data.get("title", ""),
-                   tuple(data.get("columns", ())), dict(data.get("formats", {})), data.get("limit"))
+                   tuple(data.get("columns", ())), dict(data.get("formats", {})), data.get("limit"),
+                   tuple(data.get("absent", ())), bool(data.get("required", False)),
+                   bool(data.get("optional", False)))
 
 
 class Prometheus(Protocol):
@@ -90,6 +97,8 @@ class Prometheus(Protocol):
     def query(self, promql: str, at: Any = None) -> list[Any]: ...
 
     def query_range(self, promql: str, start: Any, end: Any, step: float) -> list[Any]: ...
+
+    def label_values(self, name: str) -> list[str]: ...
 
 
 @dataclass
@@ -102,6 +111,8 @@ class Context:
     functions: Mapping[str, Callable[..., Any]]
     prometheus: Callable[[], Prometheus]  # opened on first use: a runbook without promql never needs a URL
     rendered: dict[str, str] = field(default_factory=dict)
+    # every metric name the server has (asked once per walk); None when it could not say
+    metric_names: Callable[[], frozenset[str] | None] = lambda: None
 
 
 class CheckKind(Protocol):

@@ -5,6 +5,8 @@ the walk's time (`step`, default range/120, at least 15 s) and each series becom
 point), `first`, `min`, `max`, `avg`, `change` (last - first), `first_seen` and `last_seen` (Unix seconds), and,
 with `crossing: EXPR`, `crossed_at`: when the last run of points above that threshold began (the first window
 where, say, p99 crossed the SLO). NaN points (a histogram_quantile over no requests) are no data, not numbers.
+An empty answer because the server has no series at all of a metric the query needs is "not collected here"
+(runbook/collected.py), not "no data".
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import promql_parser
 
 from mlobs_cli.alerts.promql import MAX_DEPTH, too_deep
 from mlobs_cli.errors import BackendUnavailable, InputError
-from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, OK, Context, Evidence, Row
+from mlobs_cli.runbook.checks.base import ERROR, NO_DATA, NOT_COLLECTED, OK, Context, Evidence, Row
+from mlobs_cli.runbook.collected import absent_metrics
 from mlobs_cli.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -76,6 +79,11 @@ def run(check: Check, ctx: Context) -> Evidence:
     except (BackendUnavailable, InputError) as e:  # InputError: the server refused the query
         return Evidence(check.id, NAME, ERROR, query, error=str(e), source="prometheus")
     if not rows:
+        names = ctx.metric_names()
+        absent = absent_metrics(query, names) if names is not None else ()
+        if absent:
+            return Evidence(check.id, NAME, NOT_COLLECTED, query, source="prometheus", absent=absent,
+                            digest=f"not collected here: no series of {', '.join(absent)} on the server")
         return Evidence(check.id, NAME, NO_DATA, query, digest="no data", source="prometheus")
     return Evidence(check.id, NAME, OK, query, rows, source="prometheus", digest=_digest(rows))
 
