@@ -19,7 +19,7 @@ def test_list_has_the_shipped_runbook_and_the_teams(cli):
     (team_dir() / "broken.yaml").write_text(GOOD.replace("check: p99", "check: nope"), encoding="utf-8")
     report = cli.json("runbook", "list", expect=0)
     by_name = {r["name"]: r for r in report["runbooks"]}
-    assert by_name["latency"]["origin"] == "shipped" and by_name["latency"]["steps"] == 6
+    assert by_name["latency"]["origin"] == "shipped" and by_name["latency"]["steps"] == 7
     assert "high-latency" in by_name["latency"]["aliases"]
     assert by_name["mini"]["origin"] == str(team_dir()) and by_name["mini"]["error"] is None
     assert "line 16" in by_name["broken"]["error"]

@@ -48,7 +48,7 @@ def test_a_fixture_whose_conclusion_changed_fails(cli, tmp_path):
 
 def test_a_query_the_fixture_lacks_is_named(cli, tmp_path):
     data = json.loads((SHIPPED / "latency-healthy.json").read_text(encoding="utf-8"))
-    data["queries"] = [q for q in data["queries"] if "batch_size_sum" not in q["promql"]]
+    data["queries"] = [q for q in data["queries"] if "batch_size_sum" not in q.get("promql", "")]
     path = tmp_path / "partial.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     report = cli.json("runbook", "test", path, expect=1)

@@ -48,7 +48,8 @@ def write(tmp_path, text):
 
 def test_the_shipped_runbook_is_valid():
     rb = model.load(paths.shipped_dir() / "latency.yaml")
-    assert [s.id for s in rb.steps] == ["symptoms", "immediate", "scope", "saturation", "batching", "drift"]
+    assert [s.id for s in rb.steps] == ["symptoms", "immediate", "scope", "saturation", "time_breakdown", "batching",
+                                           "drift"]
     assert rb.escalation is not None and rb.escalation.after == 900
     assert {m.id for m in rb.mitigations} == {"rollback", "scale_out", "reduce_batch_wait", "fallback", "shed_load"}
     assert all(any(c in m.fits for m in rb.mitigations) for c in rb.causes)

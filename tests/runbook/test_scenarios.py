@@ -42,7 +42,8 @@ def test_exit_zero(cli, scenario_server, walk_config):
 def test_a_healthy_system_has_no_finding_and_exits_0(cli, scenario_server, walk_config):
     report = walk(cli, scenario_server, "healthy", walk_config, expect=0)
     assert report["findings"] == [] and report["causes"] == [] and report["mitigations"] == []
-    assert {s["verdict"] for s in report["steps"]} == {"OK"}
+    # every step OK but where the time goes: no trace source is configured, so it cannot say (and is optional)
+    assert {s["step"]: s["verdict"] for s in report["steps"] if s["verdict"] != "OK"} == {"time_breakdown": "UNKNOWN"}
     assert report["escalation"]["due"] is False
     # no latency alert firing (the healthy day has no ALERTS series): OK, "none firing"
     alerts = next(e for e in report["steps"][0]["evidence"] if e["check"] == "latency_alerts")
@@ -151,7 +152,7 @@ def test_the_report_is_a_markdown_timeline(cli, scenario_server, walk_config, tm
     assert text.startswith("# Incident timeline: High latency investigation")
     assert "| time | event | step | detail |" in text and "| conclusion |" in text
     assert "rate(batch_wait_seconds_bucket{ model!=\"\" }[5m])" in text  # each query, resolved
-    assert "### 5. Step 3 - batching behaviour — ALERT" in text
+    assert "### 6. Step 3 - batching behaviour — ALERT" in text
     assert "Reduce the batch wait time" in text and "set the batch wait of resnet50 to 50 ms" in text
     assert "shown to run: `kubectl top pods -n ml-serving`" in text
 

@@ -19,16 +19,16 @@ def events(state_dir: Path) -> list[dict]:
 def test_an_interactive_walk_then_resume(terminal, cli, scenario_server, walk_config, tmp_path):
     t = terminal("runbook", "latency", "--at", scenario_server.at("bad_deploy"), "--prometheus", scenario_server.url,
                  "--config", walk_config, "--model", "llm-7b")
-    assert "elapsed] Step 1/6: Symptoms" in t.expect(PROMPT)  # the escalation clock is on screen
+    assert "elapsed] Step 1/7: Symptoms" in t.expect(PROMPT)  # the escalation clock is on screen
     t.type("")  # Enter: run the step
     screen = t.expect(r"Is there customer-facing impact\? \(yes/no\) \[skip\]: ")
     assert "[ALERT]" in screen and "llm-7b: p99 latency 497 ms is over the SLO of 200 ms" in screen
     t.type("maybe")  # not a choice: asked again
     t.expect(r"answer one of yes, no, or Enter to skip")
     t.type("yes")
-    assert "Step 2/6: Immediate actions" in t.expect(PROMPT)
+    assert "Step 2/7: Immediate actions" in t.expect(PROMPT)
     t.type("s")
-    assert "Step 3/6: Step 1 - scope" in t.expect(PROMPT)
+    assert "Step 3/7: Step 1 - scope" in t.expect(PROMPT)
     t.type("n")
     t.expect("note: ")
     t.type("v2 rolled out by the release train at 02:40")
@@ -39,7 +39,7 @@ def test_an_interactive_walk_then_resume(terminal, cli, scenario_server, walk_co
     assert "ESCALATE: not resolved after 15 minutes: page the ML Platform on-call; customer-facing impact: notify " \
            "the incident commander" in screen
     t.type("b")
-    assert "Step 3/6" in t.expect(PROMPT)
+    assert "Step 3/7" in t.expect(PROMPT)
     t.type("q")
     assert t.wait() == 1  # the steps so far conclude an active problem
 
@@ -49,7 +49,7 @@ def test_an_interactive_walk_then_resume(terminal, cli, scenario_server, walk_co
 
     report = cli.json("runbook", "resume", "--no-input", "--prometheus", scenario_server.url, "--config",
                       walk_config, expect=1)
-    assert report["path"] == ["symptoms", "immediate", "scope", "scope", "saturation", "batching", "drift"]
+    assert report["path"] == ["symptoms", "immediate", "scope", "scope", "saturation", "time_breakdown", "batching", "drift"]
     steps = {s["step"]: s for s in report["steps"]}
     assert steps["immediate"]["state"] == "skipped" and steps["immediate"]["evidence"] == []
     assert steps["symptoms"]["answers"] == {"customer_impact": "yes"}
@@ -208,7 +208,7 @@ def test_ctrl_c_leaves_the_state_and_exits_130(terminal, cli, scenario_server, w
     assert [e["event"] for e in events(tmp_path / "walks")] == ["start", "step", "answer", "interrupted"]
     report = cli.json("runbook", "resume", "--no-input", "--prometheus", scenario_server.url, "--config",
                       walk_config, expect=0)
-    assert report["path"] == ["symptoms", "immediate", "scope", "saturation", "batching", "drift"]
+    assert report["path"] == ["symptoms", "immediate", "scope", "saturation", "time_breakdown", "batching", "drift"]
 
 
 def test_ctrl_c_writes_neither_the_report_nor_the_fixture(terminal, scenario_server, walk_config, tmp_path):
