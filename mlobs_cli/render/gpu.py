@@ -207,8 +207,10 @@ def _findings(report: GpuReport) -> list[Text]:
     from rich.text import Text
     
     ordered = sorted(report.findings, key=lambda f: -SEVERITIES.index(f.severity))
+    # the UUID after the check: indexes change across reboots, the UUID is what DCGM and the fleet's inventory use
     return [Text.assemble((f"{f.severity.upper():5} ", SEVERITY_STYLE[f.severity]), (f"{f.subject}: ", "bold"),
-                          f.message, (f"  [{f.check}]", "dim")) for f in ordered]
+                          f.message, (f"  [{f.check}]", "dim"),
+                          (f" {f.uuid}" if getattr(f, "uuid", None) else "", "dim")) for f in ordered]
 
 
 def renderable(report: GpuReport, width: int) -> Group:

@@ -344,3 +344,12 @@ def test_findings_name_the_gpu_by_index_and_uuid(cli):
     recorded = json.loads(path.read_text(encoding="utf-8"))["devices"][0]["nvmlDeviceGetUUID"]["ok"]
     out = cli.json("gpu", "status", "--replay", path)
     assert out["findings"] and all(f["uuid"] == recorded and f["index"] == 0 for f in out["findings"])
+
+
+def test_the_table_names_each_finding_s_gpu_by_uuid_too(cli):
+    path = FIXTURES / "nvml-load.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))["devices"][0]["nvmlDeviceGetUUID"]["ok"]
+    result = cli("gpu", "status", "--replay", path, "--exit-zero", "-o", "table")
+    text = " ".join(result.stdout.split())  # the lines of a finding wrap at 80 columns off a terminal
+    for check in ("gpu/utilization", "gpu/throttling"):
+        assert f"[{check}] {recorded}" in text
