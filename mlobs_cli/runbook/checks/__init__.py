@@ -8,7 +8,7 @@ from typing import cast
 from mlobs_cli.runbook.checks.base import CheckKind
 
 # kind -> module; imported when a runbook uses the kind, so a walk loads only what it runs
-KINDS = {"promql": "promql", "gpu": "gpu", "logs": "logs", "drift": "drift", "trace": "trace"}
+KINDS = {"promql": "promql", "gpu": "gpu", "logs": "logs", "drift": "drift", "trace": "trace", "quality": "quality"}
 
 
 def kind(name: str) -> CheckKind:
