@@ -128,14 +128,30 @@ def _label_table(labels: tuple[str, ...]) -> Table:
     return t
 
 
+# A table shows at most this many series: 90,000 of them took minutes to lay out and no one reads them in a
+# terminal. -o json and -o csv keep every one.
+TABLE_ROWS = 1000
+
+
+def left_out(total: int) -> Text | None:
+    """The line under a table cut to TABLE_ROWS series, or None when it was not cut."""
+    if total <= TABLE_ROWS:
+        return None
+    return Text(f"{total - TABLE_ROWS} more series left out of the table (of {total}); -o json or -o csv has "
+                "them all", style="yellow")
+
+
 def _instant(result: InstantResult) -> RenderableType:
+    from rich.console import Group
+
     if not result.samples:
         return Text("no series", style="dim")
     t = _label_table(result.labels)
     t.add_column("value", justify="right", no_wrap=True)
-    for s in result.samples:
+    for s in result.samples[:TABLE_ROWS]:
         t.add_row(*(s.labels.get(n, "") for n in result.labels), _g(s.value))
-    return t
+    note = left_out(len(result.samples))
+    return t if note is None else Group(t, note)
 
 
 def _g(value: float | None) -> str:
@@ -163,7 +179,8 @@ class RangeTable:
         first = result.series[0].labels
         self.heading = ", ".join(f"{_title(n)}={first.get(n, '')}" for n in result.labels if len(values[n]) == 1)
         self.rows = []
-        for s in result.series:
+        self.note = left_out(len(result.series))
+        for s in result.series[:TABLE_ROWS]:
             points = [number(v) for _, v in s.points]
             present = [v for v in points if v is not None]
             self.rows.append(([s.labels.get(n, "") for n in self.labels], points,
@@ -183,6 +200,8 @@ class RangeTable:
         room = width - 2 * (len(titles) + len(HEADS)) - sum(numbers)  # 2 between columns
         if sum(floors) + MIN_SPARK > room:
             yield from self._blocks(width)
+            if self.note is not None:
+                yield self.note
             return
         spark = max(MIN_SPARK, min(SPARK_WIDTH, room - sum(labels)))
         labels = _shrink(labels, floors, room - spark)
@@ -195,6 +214,8 @@ class RangeTable:
         for names, points, cells in self.rows:
             t.add_row(*names, sparkline(points, spark), *cells)
         yield t
+        if self.note is not None:
+            yield self.note
 
     def _blocks(self, width: int) -> Any:
         """A series a block, for a console too narrow for the table: its labels (wrapped, a value longer than the

@@ -199,3 +199,24 @@ def test_shrink(widths, floors, room, shrunk):
 def test_a_number_wider_than_the_console_wraps_whole_onto_its_own_line():
     _, rest = _heading(_drawn(_range_result(LABEL_SETS["one series"]), 12), LABEL_SETS["one series"][0])
     assert [line.rstrip() for line in rest] == ["▁▃▅▆█", "last", "1.22225e+06", "min", "1.22222e+06", "max", "1.22225e+06", "points 5"]
+
+
+@pytest.mark.parametrize("width", [200, 30], ids=["table", "blocks"])
+def test_a_huge_answer_shows_the_first_series_and_says_how_many_were_left_out(width):
+    # 90,000 series once took minutes to lay out; the table keeps TABLE_ROWS of them, -o json/csv all
+    from mlobs_cli.backends.prometheus import Sample
+    from mlobs_cli.metrics.query import InstantResult
+    from mlobs_cli.render.metrics import TABLE_ROWS
+
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    n = 90_000
+    instant = InstantResult("up", None, tuple(Sample({"instance": f"i{k:05d}"}, t.timestamp(), 1.0) for k in range(n)))
+    ranged = RangeResult("up", t, t, 15.0, tuple(Series({"instance": f"i{k:05d}"}, ((t.timestamp(), 1.0),))
+                                                 for k in range(n)))
+    for result in (instant, ranged):
+        out = io.StringIO()
+        table(result, Console(file=out, width=width, color_system=None))
+        text = out.getvalue()
+        assert f"i{TABLE_ROWS - 1:05d}" in text and f"i{TABLE_ROWS:05d}" not in text
+        assert f"{n - TABLE_ROWS} more series left out of the table (of {n})" in " ".join(text.split())
+    assert len(instant.rows()) == n  # what -o csv writes: every series
