@@ -138,6 +138,14 @@ def _has_password(url: Any) -> bool:
                                              for p in parts.query.split("&"))
 
 
+def refuse_log_password(flag: str, url: Any) -> None:
+    """ConfigError when a log source given on the command line (`flag`) carries a password."""
+    if _has_password(url):
+        raise ConfigError(f"{flag}: a password in a PostgreSQL URL on the command line is visible to every user "
+                          "of the machine (ps); give it in MLOBS_LOG_PASSWORD, PGPASSWORD or ~/.pgpass, or the "
+                          "whole URL as `log.source` / `log.sources` in the config file")
+
+
 def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, config: str | None, debug: bool,
              formats: tuple[str, ...] | None = BASIC_FORMATS, **flags: Any) -> cfg.Settings:
     """Settings for this run. `flags` maps config keys (`drift.bins`) to flag values, None when not given.
@@ -155,10 +163,8 @@ def settings(ctx: typer.Context, *, output: OutputFormat | LintFormat | None, co
             raise ConfigError(f"{flag}: a user or password in a URL on the command line is visible to every "
                                   f"user of the machine (ps); give the URL in {cfg.KEYS[key].env} or `{key}` in the "
                                   f"config file{URL_CREDENTIALS.get(key, '')}")
-    if resolved.sources.get("log.source") == "flag" and _has_password(resolved["log.source"]):
-        raise ConfigError("--source: a password in a PostgreSQL URL on the command line is visible to every user "
-                          "of the machine (ps); give it in MLOBS_LOG_PASSWORD, PGPASSWORD or ~/.pgpass, or the "
-                          "whole URL as `log.source` / `log.sources` in the config file")
+    if resolved.sources.get("log.source") == "flag":
+        refuse_log_password("--source", resolved["log.source"])
     if formats is not None and resolved.output not in formats:
         value = resolved.output
         given = {"env": f"MLOBS_OUTPUT={value}", "file": f"output: {value} in {resolved.config_file}"}

@@ -17,6 +17,7 @@ from mlobs_cli.commands.options import (
     OutputOpt,
     PrometheusOpt,
     prometheus_settings,
+    refuse_log_password,
     settings,
 )
 from mlobs_cli.config import Settings
@@ -65,6 +66,11 @@ def _walk(name: str, *, model: str | None, sets: list[str] | None, from_alert: P
 
     service.refuse_existing(report, "--report")
     service.refuse_existing(record, "--record")
+    refuse_log_password("--source", sources.get("log_source"))
+    for assignment in sets or ():
+        key, _, value = assignment.partition("=")
+        if key.strip() == "log_source":
+            refuse_log_password("--set log_source", value)
     request = service.Request(name, sets=tuple(sets or ()), given={"model": model, **sources},
                               alert=from_alert, at=at, start_at=start_at, dry_run=dry_run)
     interactive = _interactive(no_input, s)

@@ -8,6 +8,8 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
+
 PROMPT = r"\(r\)un, \(s\)kip, \(b\)ack, \(n\)ote, \(q\)uit \[r\]: "
 
 
@@ -270,3 +272,14 @@ def test_the_end_of_input_quits_with_the_state_saved(terminal, scenario_server, 
     t.send("\x04")  # ...and at the step prompt: quit
     assert t.wait() == 3  # a walk that stopped before its end concluded nothing: never 0
     assert [e["event"] for e in events(tmp_path / "walks")] == ["start", "step", "quit"]
+
+
+@pytest.mark.parametrize("args", [["--source", "postgresql://mlobs:hunter2@127.0.0.1/logs"],
+                                  ["--set", "log_source=postgresql://mlobs@127.0.0.1/logs?password=hunter2"]],
+                         ids=["--source", "--set log_source"])
+def test_a_password_in_the_walk_s_log_source_on_the_command_line_is_refused(cli, tmp_path, args):
+    result = cli("runbook", "latency", "--no-input", "--prometheus", "http://127.0.0.1:1", *args,
+                 env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "visible to every user" in result.stderr and "hunter2" not in result.stderr + result.stdout
+    assert not any(tmp_path.rglob("*.jsonl"))  # refused before a walk's state is written
