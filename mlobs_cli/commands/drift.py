@@ -21,6 +21,9 @@ class FailOn(str, Enum):
     high = "high"
 
 
+JobOpt = Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]", show_default=False)]
+
+
 @app.command()
 def compare(
     ctx: typer.Context,
@@ -47,8 +50,7 @@ def compare(
     pushgateway: Annotated[str | None, typer.Option(metavar="URL", help="Publish feature_psi{model, feature} to "
                            "this Prometheus Pushgateway; put credentials in MLOBS_PUSHGATEWAY_URL or the config "
                            "file, not here, where ps shows them [env: MLOBS_PUSHGATEWAY_URL]", show_default=False)] = None,
-    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
-                   show_default=False)] = None,
+    job: JobOpt = None,
     model: Annotated[str | None, typer.Option(help="Model label of the published metrics.",
                      show_default=False)] = None,
     output: OutputOpt = None,
@@ -124,8 +126,7 @@ def concept(
                        "any fired indicator) [default: medium]", show_default=False)] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when drift is found.")] = False,
     pushgateway: PushOpt = None,
-    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
-                   show_default=False)] = None,
+    job: JobOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -166,8 +167,7 @@ def predictions(
     source: SourceOpt = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when a distribution shifted.")] = False,
     pushgateway: PushOpt = None,
-    job: Annotated[str | None, typer.Option(help="Pushgateway job label [default: mlobs-drift]",
-                   show_default=False)] = None,
+    job: JobOpt = None,
     output: OutputOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
