@@ -9,6 +9,7 @@ million spans need no Python loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -27,24 +28,39 @@ def hashed(expr: str) -> str:
     return f"CASE WHEN coalesce({expr}, '') = '' THEN 0::UBIGINT ELSE hash({expr}) END"
 
 
-def scope(window: Window, model: str | None, unique: bool) -> tuple[str, list[Any]]:
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the whole table says about its spans, found in one pass: the first and last start (None when empty),
+    whether no (trace_id, span_id) comes twice, and whether no span name comes twice in a trace (then a stage's
+    time in a trace is its one span's self time, with no grouping by trace)."""
+
+    first: int | None
+    last: int | None
+    unique: bool
+    names_once: bool
+
+
+def scope(window: Window, model: str | None, facts: Facts) -> tuple[str, list[Any]]:
     """The spans of the traces whose first span starts in the window and that have a span of `model`, each span
-    once (`unique`: the table has no span twice; else a trace written twice is read once), as a CTE body."""
+    once (a trace written twice is read once), as a CTE body. A window holding every span's start filters nothing,
+    so it costs no pass over the traces."""
     having, params = [], []
-    if window.start is not None:
+    start = None if window.start is None else int(window.start.timestamp() * 1e9)
+    end = None if window.end is None else int(window.end.timestamp() * 1e9)
+    if start is not None and not (facts.first is not None and facts.first >= start):
         having.append("min(start_ns) >= ?")
-        params.append(int(window.start.timestamp() * 1e9))
-    if window.end is not None:
+        params.append(start)
+    if end is not None and not (facts.last is not None and facts.last < end):
         having.append("min(start_ns) < ?")
-        params.append(int(window.end.timestamp() * 1e9))
+        params.append(end)
     if model is not None:
         having.append("bool_or(model_id = ?)")
         params.append(model)
-    where = f"HAVING {' AND '.join(having)}" if having else ""
-    select = "SELECT * FROM spans" if unique else "SELECT DISTINCT ON (trace_id, span_id) * FROM spans"
-    if not where:
+    select = "SELECT * FROM spans" if facts.unique else "SELECT DISTINCT ON (trace_id, span_id) * FROM spans"
+    if not having:
         return select, params
-    return f"{select} WHERE trace_id IN (SELECT trace_id FROM spans GROUP BY trace_id {where})", params
+    return (f"{select} WHERE trace_id IN (SELECT trace_id FROM spans GROUP BY trace_id "
+            f"HAVING {' AND '.join(having)})"), params
 
 
 # Each child's contribution to its parent's busy time is what it adds past the furthest end of the children that
@@ -69,6 +85,40 @@ SELECT l.trace_id, l.span_id, l.parent_id, l.name, l.dur, l.dur - coalesce(b.bus
 FROM linked l LEFT JOIN busy b ON b.trace_id = l.trace_id AND b.parent_id = l.span_id
 """
 
+# A stage's time in one trace: the self times of its spans summed (a retried forward pass counts twice).
+STAGE_SUMMED = "SELECT name, trace_id, any_value(slow) AS slow, sum(self) AS stage_self FROM spans GROUP BY name, trace_id"
+STAGE_ONE_SPAN = "SELECT name, trace_id, slow, self AS stage_self FROM spans"
+
+# Both groups in one pass: the slowest traces are a FILTER of the same aggregates, not a second copy of the rows.
+STAGES = """
+WITH traces AS (
+  SELECT trace_id, max(dur) FILTER (WHERE parent_id = 0) AS e2e FROM {selfs} GROUP BY trace_id),
+cut AS (SELECT quantile_cont(e2e, ?) AS at FROM traces),
+rooted AS (SELECT t.trace_id, t.e2e, t.e2e >= cut.at AS slow FROM traces t, cut WHERE t.e2e IS NOT NULL),
+spans AS (SELECT s.name, s.trace_id, s.dur, s.self, s.parent_id = 0 AS root, r.slow
+          FROM {selfs} s JOIN rooted r USING (trace_id)),
+stage AS ({stage}),
+per_name AS (
+  SELECT name, count(*) AS spans, quantile_cont(dur, {qs}) AS dq, quantile_cont(self, {qs}) AS sq,
+         sum(self) AS total_self, bool_or(root) AS root,
+         count(*) FILTER (WHERE slow) AS slow_spans, quantile_cont(dur, {qs}) FILTER (WHERE slow) AS slow_dq,
+         quantile_cont(self, {qs}) FILTER (WHERE slow) AS slow_sq, sum(self) FILTER (WHERE slow) AS slow_total_self,
+         bool_or(root) FILTER (WHERE slow) AS slow_root
+  FROM spans GROUP BY name),
+per_stage AS (
+  SELECT name, count(*) AS traces, quantile_cont(stage_self, {qs}) AS tq, count(*) FILTER (WHERE slow) AS slow_traces,
+         quantile_cont(stage_self, {qs}) FILTER (WHERE slow) AS slow_tq
+  FROM stage GROUP BY name)
+SELECT 'stage', p.name, p.spans, t.traces, p.dq, p.sq, t.tq, p.total_self, p.root,
+       p.slow_spans, t.slow_traces, p.slow_dq, p.slow_sq, t.slow_tq, p.slow_total_self, p.slow_root
+FROM per_name p JOIN per_stage t USING (name)
+UNION ALL
+SELECT 'total', NULL, count(e2e), count(*) - count(e2e), quantile_cont(e2e, {qs}), NULL, NULL, sum(e2e), NULL,
+       count(e2e) FILTER (WHERE e2e >= cut.at), 0, quantile_cont(e2e, {qs}) FILTER (WHERE e2e >= cut.at), NULL, NULL,
+       sum(e2e) FILTER (WHERE e2e >= cut.at), NULL
+FROM traces, cut
+"""
+
 
 class SpanSql:
     """The aggregations over the `spans` table of `con`."""
@@ -76,10 +126,23 @@ class SpanSql:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._selfs: dict[tuple[Window, str | None], str] = {}
-        self._unique: bool | None = None
+        self._facts: Facts | None = None
 
     def run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
+
+    def facts(self) -> Facts:
+        if self._facts is None:
+            # hashes counted once: a collision can only make a unique table look duplicated, which costs a
+            # DISTINCT ON or a grouping and changes no number. A span written twice repeats its name in its trace,
+            # so names once per trace means spans once, and the second pass is needed only when they are not.
+            first, last, names_once = self.con.execute(
+                "SELECT min(start_ns), max(start_ns), count(*) = count(DISTINCT hash(trace_id, name)) FROM spans"
+            ).fetchone()
+            unique = bool(names_once) or bool(self.con.execute(
+                "SELECT count(*) = count(DISTINCT hash(trace_id, span_id)) FROM spans").fetchone()[0])
+            self._facts = Facts(first, last, unique, bool(names_once))
+        return self._facts
 
     def selfs(self, window: Window, model: str | None) -> str:
         """A table of (trace_id, span_id, parent_id, name, dur, self) for the scope, made once: every query after
@@ -87,49 +150,27 @@ class SpanSql:
         key = (window, model)
         if key not in self._selfs:
             name = f"selfs_{len(self._selfs)}"
-            if self._unique is None:
-                (twice,) = self.con.execute("SELECT count(*) - count(DISTINCT (trace_id, span_id)) FROM spans"
-                                            ).fetchone()
-                self._unique = twice == 0
-            body, params = scope(window, model, self._unique)
+            body, params = scope(window, model, self.facts())
             self.con.execute(f"CREATE TEMP TABLE {name} AS {SELF_TIMES.format(scoped=body)}", params)
             self._selfs[key] = name
         return self._selfs[key]
 
     def stages(self, window: Window, model: str | None, slowest: float,
                fractions: Sequence[float]) -> tuple[list[TraceTotals], list[StageRow]]:
-        selfs = self.selfs(window, model)
         qs = "[" + ", ".join(repr(float(f)) for f in fractions) + "]"
-        sql = f"""
-WITH selfs AS (SELECT * FROM {selfs}),
-traces AS (
-  SELECT trace_id, max(dur) FILTER (WHERE parent_id = 0) AS e2e FROM selfs GROUP BY trace_id),
-cut AS (SELECT quantile_cont(e2e, ?) AS at FROM traces),
-grouped AS (
-  SELECT 'all' AS grp, t.trace_id, t.e2e FROM traces t
-  UNION ALL
-  SELECT 'slowest', t.trace_id, t.e2e FROM traces t, cut WHERE t.e2e >= cut.at),
-stage AS (
-  SELECT g.grp, s.trace_id, s.name, sum(s.self) AS stage_self
-  FROM selfs s JOIN grouped g ON g.trace_id = s.trace_id WHERE g.e2e IS NOT NULL GROUP BY ALL),
-per_name AS (
-  SELECT g.grp, s.name, count(*) AS spans, count(DISTINCT s.trace_id) AS traces,
-         quantile_cont(s.dur, {qs}) AS dq, quantile_cont(s.self, {qs}) AS sq, sum(s.self) AS total_self,
-         bool_or(s.parent_id = 0) AS root
-  FROM selfs s JOIN grouped g ON g.trace_id = s.trace_id WHERE g.e2e IS NOT NULL GROUP BY ALL),
-per_stage AS (SELECT grp, name, quantile_cont(stage_self, {qs}) AS tq FROM stage GROUP BY ALL)
-SELECT 'stage', p.grp, p.name, p.spans, p.traces, p.dq, p.sq, t.tq, p.total_self, p.root
-FROM per_name p JOIN per_stage t USING (grp, name)
-UNION ALL
-SELECT 'total', grp, NULL, count(e2e), count(*) - count(e2e), quantile_cont(e2e, {qs}), NULL, NULL, sum(e2e), NULL
-FROM grouped GROUP BY grp
-"""
-        rows = self.run(sql, [1.0 - slowest])
-        totals = [TraceTotals(group=r[1], traces=int(r[3]), without_root=int(r[4]), e2e=tuple(r[5] or ()),
-                              total=float(r[8] or 0)) for r in rows if r[0] == "total"]
-        stages = [StageRow(group=r[1], name=r[2], spans=int(r[3]), traces=int(r[4]), duration=tuple(r[5]),
-                           self_time=tuple(r[6]), stage=tuple(r[7]), total_self=float(r[8]), root=bool(r[9]))
-                  for r in rows if r[0] == "stage"]
+        selfs = self.selfs(window, model)
+        stage = STAGE_ONE_SPAN if self.facts().names_once else STAGE_SUMMED
+        rows = self.run(STAGES.format(selfs=selfs, qs=qs, stage=stage), [1.0 - slowest])
+        totals, stages = [], []
+        for kind, name, *both in rows:
+            for group, (n, m, q1, q2, q3, total, root) in (("all", both[:7]), ("slowest", both[7:])):
+                if kind == "total":
+                    totals.append(TraceTotals(group=group, traces=int(n), without_root=int(m), e2e=tuple(q1 or ()),
+                                              total=float(total or 0)))
+                elif n:
+                    stages.append(StageRow(group=group, name=name, spans=int(n), traces=int(m), duration=tuple(q1),
+                                           self_time=tuple(q2), stage=tuple(q3), total_self=float(total),
+                                           root=bool(root)))
         return totals, stages
 
     def ranks(self, window: Window, model: str | None, values: Sequence[tuple[str, int, int]],
