@@ -184,3 +184,29 @@ def test_pushgateway_needs_model(data, files, cli):
     result = cli("drift", "concept", "--source", str(files.logs), "--baseline", data.arg(BASELINE), "--current",
                  data.arg(CURRENT), "--pushgateway", "http://127.0.0.1:9")
     assert result.exit_code == 2 and "--pushgateway needs --model" in result.stderr
+
+
+def test_the_labels_join_stays_a_hash_join_on_tables_never_analysed(data, postgres, pg_quality):
+    """Tables loaded a moment ago have no statistics: PostgreSQL then estimates a row or two and would run the
+    labels' dedupe once per log row in a nested loop (94 s on these 18,000 labels instead of 0.5 s)."""
+    from mlobs_cli.backends.logstore.labels import Labels
+    from mlobs_cli.backends.logstore.postgres import PostgresStore
+    from mlobs_cli.logs.query import Filters, Window
+    from tests.logs.conftest import PG_PASSWORD
+
+    with postgres.connect() as conn:
+        for table, source in (("fresh_logs", "quality_logs"), ("fresh_labels", "labels")):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE TABLE {table} (LIKE {source})")
+            conn.execute(f"INSERT INTO {table} SELECT * FROM {source}")
+    store = PostgresStore(postgres.url + "?table=fresh_logs", PG_PASSWORD)
+    try:
+        labels = Labels(store, postgres.url + "?table=fresh_labels", postgres.url)
+        (c0, c1) = data.period(CURRENT)
+        where, params = store.where(Window(c0, c1), Filters(model="control"))
+        plan = [line for (line,) in store.execute(
+            f"EXPLAIN SELECT x.label, count(*) FROM {labels.labelled} x WHERE {where} GROUP BY 1", params)]
+    finally:
+        store.close()
+    assert any("Hash Join" in line for line in plan), plan
+    assert not any("Nested Loop" in line for line in plan), plan
