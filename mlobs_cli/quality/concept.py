@@ -29,7 +29,7 @@ from mlobs_cli.drift import features
 from mlobs_cli.errors import BackendUnavailable, ExitCode, InputError, MlobsError
 from mlobs_cli.logs.query import TIMESTAMP, Filters, Window, period
 from mlobs_cli.quality import measures
-from mlobs_cli.quality.report import CBPE_NOTE, ConceptReport, Coverage, Indicator, Verdict, WindowQuality
+from mlobs_cli.quality.report import AS_LOGGED_NOTE, CBPE_NOTE, ConceptReport, Coverage, Indicator, Verdict, WindowQuality
 from mlobs_cli.quality.thresholds import ConceptConfig
 from mlobs_cli.results import BackendError, Finding, Gauge
 
@@ -163,6 +163,8 @@ def _detect(store: Any, request: Request, settings: Settings, cfg: ConceptConfig
         notes += _issue_notes(issues)
     notes.append(CBPE_NOTE + (" (scores calibrated by isotonic regression on the labelled baseline)" if fit
                               else " (scores used as they are: no labelled baseline to calibrate them)"))
+    if store.weighted:
+        notes.append(AS_LOGGED_NOTE)
     positive, average = _f1_mode(request.positive, base_conf, cur_conf) if labels else (None, None)
 
     def estimate(scores: np.ndarray) -> np.ndarray:

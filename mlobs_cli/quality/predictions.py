@@ -21,6 +21,7 @@ from mlobs_cli.drift.report import Bin
 from mlobs_cli.errors import BackendUnavailable, ExitCode, InputError, combine
 from mlobs_cli.logs.query import TIMESTAMP, Filters, Window, period
 from mlobs_cli.quality.concept import _category_counts, concept_config
+from mlobs_cli.quality.report import AS_LOGGED_NOTE
 from mlobs_cli.results import BackendError, Finding, Gauge
 
 
@@ -58,6 +59,7 @@ class PredictionsReport:
     groups: tuple[PredictionShift, ...]
     findings: tuple[Finding, ...]
     errors: tuple[BackendError, ...] = ()
+    notes: tuple[str, ...] = ()
 
     columns = ("model", "version", "n_baseline", "n_current", "class_psi", "confidence_js", "confidence_mean_current",
                "low_confidence_baseline", "low_confidence_current", "alert")
@@ -74,7 +76,7 @@ class PredictionsReport:
                 "current_period": self.current_window.to_dict(),
                 "thresholds": {"prediction_psi": self.psi_alert,
                                "low_confidence_threshold": self.low_confidence_threshold},
-                "groups": [g.to_dict() for g in self.groups]}
+                "groups": [g.to_dict() for g in self.groups], "notes": list(self.notes)}
 
     def exit_code(self, exit_zero: bool = False) -> ExitCode:
         return combine(has_findings=bool(self.findings) and not exit_zero, has_backend_errors=bool(self.errors))
@@ -108,12 +110,13 @@ def run(source: str | None, baseline: str, current: str, model: str | None, sett
                              f"{store.source}")
         groups = [_group(store, m, v, base_w, cur_w, drift_cfg, threshold, cfg.prediction_psi) for m, v in keys]
         source_shown, warnings = store.source, list(store.warnings)
+        notes = (AS_LOGGED_NOTE,) if store.weighted else ()
     finally:
         store.close()
     findings = [Finding("drift/prediction-distribution", "medium", " ".join(str(x) for x in (g.model, g.version) if x is not None),
                         f"PSI of output_class {g.class_psi:.3f} > {cfg.prediction_psi:g}") for g in groups if g.alert]
     report = PredictionsReport(source_shown, base_w, cur_w, cfg.prediction_psi, threshold, tuple(groups),
-                               tuple(findings), tuple(warnings))
+                               tuple(findings), tuple(warnings), notes)
     url = settings["pushgateway.url"]
     if url:
         gauges = [Gauge("prediction_distribution_psi", "PSI of the predicted class distribution, current against "

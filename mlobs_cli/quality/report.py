@@ -19,6 +19,10 @@ CBPE_NOTE = ("estimated accuracy is the mean calibrated output_score (confidence
              "NannyML's CBPE): it assumes the scores are calibrated and that P(label | inputs) has not changed, so "
              "it cannot see concept drift itself, only the accuracy the model expects of its own inputs")
 
+AS_LOGGED_NOTE = ("the logs are sampled (log.sampling or a sample_rate column), and `mlobs logs` weights them; this "
+                  "report does not: its counts, shares and statistics are of the rows as logged, where the rows "
+                  "kept more often (errors, low-confidence predictions) weigh more than in the traffic")
+
 
 @dataclass(frozen=True, slots=True)
 class WindowQuality:

@@ -109,6 +109,8 @@ def predictions_table(report: Any, console: Console) -> None:
                       f"{fmt_number(g.confidence_mean_current)}   < {report.low_confidence_threshold:g}: "
                       f"{_share(g.low_confidence_baseline)} -> {_share(g.low_confidence_current)}   JS "
                       f"{fmt_number(g.confidence_js)}", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, style="dim")
 
 
 PSI_MARK = {"ok": ("●", "green"), "watch": ("◐", "yellow"), "alert": ("●", "bold red")}

@@ -115,6 +115,16 @@ def test_label_free_indicators_match_scipy_and_drift_bins(data, store, concept_c
     assert got["class_distribution_shift"]["value"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-9)
 
 
+def test_sampled_logs_add_the_as_logged_note_and_change_no_number(data, files, cli):
+    """log.sampling weights `mlobs logs`, not `drift concept`: the report says so and its numbers stay the rows'."""
+    args = ("drift", "concept", *_args(data, (str(files.logs), str(files.labels)), "control"))
+    plain = cli.json(*args, expect=0)
+    sampled = cli.json(*args, expect=0, env={"MLOBS_LOG_SAMPLING_ERROR_RATE": "0.5"})
+    added = [n for n in sampled["notes"] if n not in plain["notes"]]
+    assert len(added) == 1 and "as logged" in added[0]
+    assert {k: v for k, v in sampled.items() if k != "notes"} == {k: v for k, v in plain.items() if k != "notes"}
+
+
 def test_label_issues_counted(data, store, concept_cli):
     issues = concept_cli(*_args(data, store, "control"))["label_issues"]
     assert issues["rows"] == len(data.labels)

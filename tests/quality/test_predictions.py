@@ -64,3 +64,18 @@ def test_publishes_prediction_distribution_psi(data, shifted, cli, gateway):
              if line.startswith("prediction_distribution_psi{") and 'job="pred-test"' in line]
     assert len(lines) == 1 and 'model="planted"' in lines[0]
     assert float(lines[0].rsplit(" ", 1)[1]) == pytest.approx(out["groups"][0]["class_psi"], rel=1e-12)
+
+
+def test_sampled_logs_say_the_numbers_are_as_logged(data, shifted, cli):
+    """With log.sampling set, `mlobs logs` estimates the traffic; this report does not weight, and says so in the
+    table and in JSON, with the same numbers as without sampling."""
+    source = shifted[0]
+    args = ("drift", "predictions", "--source", source, "--baseline", data.arg(BASELINE), "--current",
+            data.arg(CURRENT))
+    plain = cli.json(*args, expect=1)
+    sampled = cli.json(*args, expect=1, env={"MLOBS_LOG_SAMPLING_DEFAULT_RATE": "0.1"})
+    assert plain["notes"] == []
+    assert len(sampled["notes"]) == 1 and "as logged" in sampled["notes"][0]
+    assert sampled["groups"] == plain["groups"]
+    table = cli(*args, env={"MLOBS_LOG_SAMPLING_DEFAULT_RATE": "0.1", "NO_COLOR": "1"})
+    assert "note: the logs are sampled" in table.stdout
