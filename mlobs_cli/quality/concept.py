@@ -21,15 +21,23 @@ import numpy as np
 
 from mlobs_cli import timeparse
 from mlobs_cli.backends import pushgateway
-from mlobs_cli.backends.logstore import open_store, resolve_source
 from mlobs_cli.backends.logstore import labels as label_store
+from mlobs_cli.backends.logstore import open_store, resolve_source
 from mlobs_cli.backends.samples import CategoryCounts
 from mlobs_cli.config import Settings
 from mlobs_cli.drift import features
 from mlobs_cli.errors import BackendUnavailable, ExitCode, InputError, MlobsError
 from mlobs_cli.logs.query import TIMESTAMP, Filters, Window, period
 from mlobs_cli.quality import measures
-from mlobs_cli.quality.report import AS_LOGGED_NOTE, CBPE_NOTE, ConceptReport, Coverage, Indicator, Verdict, WindowQuality
+from mlobs_cli.quality.report import (
+    AS_LOGGED_NOTE,
+    CBPE_NOTE,
+    ConceptReport,
+    Coverage,
+    Indicator,
+    Verdict,
+    WindowQuality,
+)
 from mlobs_cli.quality.thresholds import ConceptConfig
 from mlobs_cli.results import BackendError, Finding, Gauge
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from mlobs_cli.backends import pushgateway
-from mlobs_cli.backends.logstore import open_store
 from mlobs_cli.backends.logstore import labels as rows
+from mlobs_cli.backends.logstore import open_store
 from mlobs_cli.config import Settings
 from mlobs_cli.drift import features
 from mlobs_cli.drift.report import Bin

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +152,7 @@ def test_the_window_edges_hold_the_traces_that_start_inside(files):
     fall inside the file's time range."""
     pattern, _ = files
     store = FileTraceStore(pattern)
-    at = lambda s: datetime.fromtimestamp(otlp.T0 / 1e9 + s, timezone.utc)  # noqa: E731
+    at = lambda s: datetime.fromtimestamp(otlp.T0 / 1e9 + s, UTC)  # noqa: E731
     for lo, hi, expected in ((10, 20, 10), (10, 10**6, N_TRACES - 10), (-10**6, 20, 20), (-10**6, 10**6, N_TRACES),
                              (N_TRACES, 10**6, 0)):
         totals, _ = store.stages(Window(at(lo), at(hi)), None, 0.05, Q)

@@ -86,7 +86,8 @@ FROM linked l LEFT JOIN busy b ON b.trace_id = l.trace_id AND b.parent_id = l.sp
 """
 
 # A stage's time in one trace: the self times of its spans summed (a retried forward pass counts twice).
-STAGE_SUMMED = "SELECT name, trace_id, any_value(slow) AS slow, sum(self) AS stage_self FROM spans GROUP BY name, trace_id"
+STAGE_SUMMED = ("SELECT name, trace_id, any_value(slow) AS slow, sum(self) AS stage_self FROM spans "
+                "GROUP BY name, trace_id")
 STAGE_ONE_SPAN = "SELECT name, trace_id, slow, self AS stage_self FROM spans"
 
 # Both groups in one pass: the slowest traces are a FILTER of the same aggregates, not a second copy of the rows.
