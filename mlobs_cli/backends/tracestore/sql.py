@@ -86,9 +86,9 @@ FROM linked l LEFT JOIN busy b ON b.trace_id = l.trace_id AND b.parent_id = l.sp
 """
 
 # A stage's time in one trace: the self times of its spans summed (a retried forward pass counts twice).
-STAGE_SUMMED = ("SELECT name, trace_id, any_value(slow) AS slow, sum(self) AS stage_self FROM spans "
+STAGE_SUMMED = ("SELECT name, trace_id, any_value(slow) AS slow, sum(self) AS stage_self FROM flagged "
                 "GROUP BY name, trace_id")
-STAGE_ONE_SPAN = "SELECT name, trace_id, slow, self AS stage_self FROM spans"
+STAGE_ONE_SPAN = "SELECT name, trace_id, slow, self AS stage_self FROM flagged"
 
 # Both groups in one pass: the slowest traces are a FILTER of the same aggregates, not a second copy of the rows.
 STAGES = """
@@ -96,8 +96,8 @@ WITH traces AS (
   SELECT trace_id, max(dur) FILTER (WHERE parent_id = 0) AS e2e FROM {selfs} GROUP BY trace_id),
 cut AS (SELECT quantile_cont(e2e, ?) AS at FROM traces),
 rooted AS (SELECT t.trace_id, t.e2e, t.e2e >= cut.at AS slow FROM traces t, cut WHERE t.e2e IS NOT NULL),
-spans AS (SELECT s.name, s.trace_id, s.dur, s.self, s.parent_id = 0 AS root, r.slow
-          FROM {selfs} s JOIN rooted r USING (trace_id)),
+flagged AS (SELECT s.name, s.trace_id, s.dur, s.self, s.parent_id = 0 AS root, r.slow
+            FROM {selfs} s JOIN rooted r USING (trace_id)),
 stage AS ({stage}),
 per_name AS (
   SELECT name, count(*) AS spans, quantile_cont(dur, {qs}) AS dq, quantile_cont(self, {qs}) AS sq,
@@ -105,7 +105,7 @@ per_name AS (
          count(*) FILTER (WHERE slow) AS slow_spans, quantile_cont(dur, {qs}) FILTER (WHERE slow) AS slow_dq,
          quantile_cont(self, {qs}) FILTER (WHERE slow) AS slow_sq, sum(self) FILTER (WHERE slow) AS slow_total_self,
          bool_or(root) FILTER (WHERE slow) AS slow_root
-  FROM spans GROUP BY name),
+  FROM flagged GROUP BY name),
 per_stage AS (
   SELECT name, count(*) AS traces, quantile_cont(stage_self, {qs}) AS tq, count(*) FILTER (WHERE slow) AS slow_traces,
          quantile_cont(stage_self, {qs}) FILTER (WHERE slow) AS slow_tq
