@@ -117,14 +117,20 @@ def test_a_required_check_without_data_is_not_a_clean_exit(latency):
     assert result(ERROR, False).exit_code() == ExitCode.BACKEND  # a source that failed: always incomplete
 
 
-def test_the_state_file_keeps_no_password(latency, tmp_path):
+def _walk_with_log_source(latency, tmp_path, log_source: str):
+    """A walk started with `log_source` and no query, and the text of its state file."""
     from mlobs_cli.runbook import service
 
     settings = resolve({"runbook.state_dir": str(tmp_path)}, env={})
     inputs = {name: i.default for name, i in latency.inputs.items()}
-    inputs["log_source"] = "postgresql://mlobs:pw-in-url@db/serving?password=pw-in-query&sslmode=require"
+    inputs["log_source"] = log_source
     walk = service.start(latency, settings, inputs, AT, lambda: pytest.fail("no query"), mode="no_input")
-    text = walk.log.path.read_text(encoding="utf-8")
+    return walk, walk.log.path.read_text(encoding="utf-8")
+
+
+def test_the_state_file_keeps_no_password(latency, tmp_path):
+    walk, text = _walk_with_log_source(
+        latency, tmp_path, "postgresql://mlobs:pw-in-url@db/serving?password=pw-in-query&sslmode=require")
     assert "pw-in-" not in text and "postgresql://mlobs@db/serving?sslmode=require" in text
     shown = walk.result(finished=False).inputs["log_source"]
     assert "pw-in-" not in shown and "sslmode=require" in shown
@@ -182,17 +188,14 @@ def test_a_text_value_in_a_shown_command_is_one_shell_word(latency):
     scope.variables["namespace"] = "ml serving;id"
     text, _ = run.render(scope.variables, scope.functions, quote=shlex.quote)
     assert "'ml serving;id'" in text and shlex.split(text)[shlex.split(text).index("-n") + 1] == "ml serving;id"
-    assert shlex.quote("ml-serving") == "ml-serving"
+    scope.variables["namespace"] = "ml-serving"
+    text, _ = run.render(scope.variables, scope.functions, quote=shlex.quote)
+    assert "-n ml-serving" in text and "'ml-serving'" not in text
 
 
 def test_the_state_file_keeps_no_sslpassword_nor_conninfo_password(latency, tmp_path):
-    from mlobs_cli.runbook import service
-
-    settings = resolve({"runbook.state_dir": str(tmp_path)}, env={})
-    inputs = {name: i.default for name, i in latency.inputs.items()}
-    inputs["log_source"] = "postgresql://mlobs@db/serving?sslpassword=key-pw&sslmode=require&token=tk-pw"
-    walk = service.start(latency, settings, inputs, AT, lambda: pytest.fail("no query"), mode="no_input")
-    text = walk.log.path.read_text(encoding="utf-8")
+    _, text = _walk_with_log_source(
+        latency, tmp_path, "postgresql://mlobs@db/serving?sslpassword=key-pw&sslmode=require&token=tk-pw")
     assert "key-pw" not in text and "tk-pw" not in text and "sslmode=require" in text
     from mlobs_cli.runbook.walk import _saved
     assert _saved({"s": "host=db sslpassword=k1 password='a b' dbname=x"}) == {"s": "host=db   dbname=x"}

@@ -197,9 +197,8 @@ def test_a_mitigation_not_marked_executable_is_never_offered(terminal, scenario_
     assert "Touch the file" in t.seen and "run one?" not in t.seen
 
 
-def test_ctrl_c_leaves_the_state_and_exits_130(terminal, cli, scenario_server, walk_config, tmp_path):
-    t = terminal("runbook", "latency", "--at", scenario_server.at("healthy"), "--prometheus", scenario_server.url,
-                 "--config", walk_config)
+def _interrupt_after_the_first_step(t) -> None:
+    """Run the first step, answer its question "no", and press Ctrl-C at the next prompt: exit 130."""
     t.expect(PROMPT)
     t.type("r")
     t.expect(r"\[skip\]: ")
@@ -207,6 +206,12 @@ def test_ctrl_c_leaves_the_state_and_exits_130(terminal, cli, scenario_server, w
     t.expect(PROMPT)
     t.proc.send_signal(signal.SIGINT)
     assert t.wait() == 130
+
+
+def test_ctrl_c_leaves_the_state_and_exits_130(terminal, cli, scenario_server, walk_config, tmp_path):
+    t = terminal("runbook", "latency", "--at", scenario_server.at("healthy"), "--prometheus", scenario_server.url,
+                 "--config", walk_config)
+    _interrupt_after_the_first_step(t)
     assert [e["event"] for e in events(tmp_path / "walks")] == ["start", "step", "answer", "interrupted"]
     report = cli.json("runbook", "resume", "--no-input", "--prometheus", scenario_server.url, "--config",
                       walk_config, expect=0)
@@ -219,13 +224,7 @@ def test_ctrl_c_writes_neither_the_report_nor_the_fixture(terminal, scenario_ser
     report, record = tmp_path / "report.md", tmp_path / "walk.fixture.yaml"
     t = terminal("runbook", "latency", "--at", scenario_server.at("healthy"), "--prometheus", scenario_server.url,
                  "--config", walk_config, "--report", report, "--record", record)
-    t.expect(PROMPT)
-    t.type("r")
-    t.expect(r"\[skip\]: ")
-    t.type("no")
-    t.expect(PROMPT)
-    t.proc.send_signal(signal.SIGINT)
-    assert t.wait() == 130
+    _interrupt_after_the_first_step(t)
     assert not report.exists() and not record.exists()
     assert "--report and --record not written" in t.seen
 
